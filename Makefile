@@ -1,0 +1,47 @@
+# The habits of this project, one command each. `make run` and `make test` are the quick start.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := run.py
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint pytest chromium db seed clean help
+
+help:  ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.runtime-installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+db: $(VENV)/.runtime-installed  ## Create or upgrade the database schema
+	$(BIN)/flask db upgrade
+
+seed: db  ## Load the demo data (idempotent)
+	$(BIN)/flask seed
+
+run: seed  ## Serve the portal on http://127.0.0.1:5000 with the demo data
+	@echo "Portal on http://$(HOST):$(PORT)  (demo logins: admin1 / demo1234 ...; demo only)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+chromium:  ## Make sure Debian's Chromium is installed for the browser tests
+	@scripts/ensure-chromium
+
+lint: $(VENV)/.dev-installed  ## ruff
+	$(BIN)/ruff check .
+
+pytest: $(VENV)/.dev-installed chromium  ## The pytest suite on SQLite
+	$(BIN)/python -m pytest
+
+test: lint pytest  ## Everything CI runs
+
+clean:  ## Remove the virtualenv and local databases
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

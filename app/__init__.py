@@ -1,0 +1,69 @@
+"""The application factory: reads like a table of contents."""
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import config_for
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    """Build the app for `config_name` (APP_ENV by default), with optional config overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    config_class = config_for(config_name)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    if hasattr(config_class, "validate"):
+        config_class.validate()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(logging.INFO)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_background_work(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import database, security
+    from app.extensions import bootstrap, csrf, db, limiter, login_manager, mail, migrate
+
+    database.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    mail.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.web import bp as web_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(api_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app import cli
+
+    cli.init_app(app)
+
+
+def register_background_work(app: Flask) -> None:
+    from app.mail import sender
+
+    sender.init_app(app)

@@ -1,0 +1,55 @@
+"""Browser login and logout."""
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.auth.service import authenticate
+from app.extensions import limiter
+
+GENERIC_LOGIN_ERROR = "Invalid username or password."
+
+
+def safe_next(target: str | None) -> str:
+    """Follow `?next=` only to a local path; anything else goes to the dashboard."""
+    fallback = url_for("web.dashboard")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    """Show the login form; log in on a valid POST."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(username=form.username.data, password=form.password.data)
+        if user is None:
+            flash(GENERIC_LOGIN_ERROR, "danger")
+            return render_template("auth/login.html", form=form), 200
+        session.clear()  # a fresh session at login: no fixation
+        login_user(user, remember=form.remember.data)
+        flash(f"Welcome, {user.name}.", "success")
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Log out (POST, with CSRF, so no link can log anyone out)."""
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,203 @@
+"""Accounts: authenticate, lockout, users, passwords and API tokens. No request objects here."""
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.database import write_transaction
+from app.exceptions import InvalidInput, NotFound
+from app.extensions import db
+from app.incidents.lifecycle import Role
+from app.models import ApiToken, User, utcnow
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Checked against when the username is unknown, so both failures cost the same time.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def _dummy_hash() -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASH:
+        _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _DUMMY_HASH[method]
+
+
+def authenticate(*, username: str, password: str, now: datetime | None = None) -> User | None:
+    """The active user with these credentials, or None. Repeated failures lock the account for
+    a while (not forever, so an attacker cannot lock someone out for good)."""
+    now = now or utcnow()
+    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    ok = check_password_hash(user.password_hash, password or "")
+    if ok and user.active:
+        if user.failed_logins or user.locked_until:
+            with write_transaction():
+                user.failed_logins = 0
+                user.locked_until = None
+        return user
+    if not ok:
+        _count_failure(user, now)
+    return None
+
+
+def _count_failure(user: User, now: datetime) -> None:
+    threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
+    with write_transaction():
+        user.failed_logins += 1
+        if user.failed_logins >= threshold:
+            user.locked_until = now + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+            user.failed_logins = 0
+
+
+def validate_password(password: str, *, field: str = "password") -> None:
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if not isinstance(password, str) or len(password) < minimum:
+        raise InvalidInput.field(field, f"Must be at least {minimum} characters.")
+    if len(password) > 256:
+        raise InvalidInput.field(field, "Must be at most 256 characters.")
+
+
+def _validate_profile(*, username=None, name=None, email=None, role=None, errors) -> None:
+    if username is not None and not (isinstance(username, str) and USERNAME_RE.match(username)):
+        errors.setdefault("username", []).append("3-64 letters, digits, '.', '_' or '-'.")
+    if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 120):
+        errors.setdefault("name", []).append("Must be 1-120 characters.")
+    if email is not None and not (isinstance(email, str) and len(email) <= 254 and EMAIL_RE.match(email)):
+        errors.setdefault("email", []).append("Must be a valid email address.")
+    if role is not None and not isinstance(role, Role):
+        try:
+            Role(role)
+        except ValueError:
+            errors.setdefault("role", []).append(f"Must be one of: {', '.join(r.value for r in Role)}.")
+
+
+def create_user(*, username: str, password: str, role, name: str | None = None,
+                email: str | None = None) -> User:
+    """A new active user."""
+    name = name or username
+    email = email or f"{username}@example.com"
+    errors: dict[str, list[str]] = {}
+    _validate_profile(username=username, name=name, email=email, role=role, errors=errors)
+    try:
+        validate_password(password)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    with write_transaction():
+        if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise InvalidInput.field("username", "This username is taken.")
+        user = User(username=username, name=name.strip(), email=email, role=Role(role),
+                    password_hash=hash_password(password), active=True)
+        db.session.add(user)
+    return user
+
+
+def update_user(*, user: User, role=None, active: bool | None = None, name: str | None = None,
+                email: str | None = None) -> User:
+    """Change role, name, email, or (de)activate. Deactivation also revokes the user's tokens."""
+    errors: dict[str, list[str]] = {}
+    _validate_profile(name=name, email=email, role=role, errors=errors)
+    if active is not None and not isinstance(active, bool):
+        errors.setdefault("active", []).append("Must be true or false.")
+    if errors:
+        raise InvalidInput(errors)
+    with write_transaction():
+        if role is not None:
+            user.role = Role(role)
+        if name is not None:
+            user.name = name.strip()
+        if email is not None:
+            user.email = email
+        if active is not None:
+            user.active = active
+            if not active:
+                _revoke_all_tokens(user)
+    return user
+
+
+def change_password(*, user: User, current_password: str, new_password: str) -> None:
+    """Replace the password after checking the current one."""
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise InvalidInput.field("current_password", "The current password is wrong.")
+    validate_password(new_password, field="new_password")
+    with write_transaction():
+        user.password_hash = hash_password(new_password)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} was not found.")
+    return user
+
+
+def list_users(*, role: Role | None = None, active_only: bool = False) -> list[User]:
+    query = select(User).order_by(User.username)
+    if role is not None:
+        query = query.where(User.role == role)
+    if active_only:
+        query = query.where(User.active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(*, user: User, name: str = "api", ttl_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new bearer token; returns the row and the plain token (shown once, never stored)."""
+    plain = secrets.token_urlsafe(32)
+    days = current_app.config["API_TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
+    with write_transaction():
+        token = ApiToken(user_id=user.id, token_hash=_token_digest(plain), name=(name or "api")[:100],
+                         expires_at=utcnow() + timedelta(days=days) if days else None)
+        db.session.add(token)
+    return token, plain
+
+
+def user_for_token(plain: str, *, now: datetime | None = None) -> tuple[User, ApiToken] | None:
+    """The active user a live token belongs to. One indexed lookup, no password hashing."""
+    now = now or utcnow()
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(plain)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.active:
+        return None
+    return token.user, token
+
+
+def revoke_token(*, token: ApiToken) -> None:
+    with write_transaction():
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+
+
+def list_tokens(*, user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ))
+
+
+def _revoke_all_tokens(user: User) -> None:
+    now = utcnow()
+    for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                           ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now

@@ -1,0 +1,50 @@
+"""Command-line tools: `flask seed`, `flask create-user`."""
+import click
+from flask import Flask
+from sqlalchemy import inspect
+
+from app.auth.service import create_user
+from app.exceptions import InvalidInput
+from app.extensions import db
+from app.incidents.lifecycle import Role
+
+
+def _require_schema() -> None:
+    if not inspect(db.engine).has_table("incidents"):
+        raise click.ClickException("The database has no schema yet; run `flask db upgrade` first.")
+
+
+@click.command("seed")
+@click.option("--reset", is_flag=True, help="Delete every row first, then load the demo data.")
+def seed_command(reset: bool) -> None:
+    """Load the demo users and incidents from seed/*.json (idempotent)."""
+    from seed.loader import reset_database, seed_incidents, seed_users
+
+    _require_schema()
+    if reset:
+        reset_database()
+    users = seed_users()
+    incidents = seed_incidents()
+    click.echo(f"Seeded {users} new user(s) and {incidents} new incident(s).")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role], case_sensitive=False))
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Display name (defaults to the username).")
+@click.password_option(help="Prompted for when not given.")
+def create_user_command(username: str, role: str, email: str, name: str | None, password: str) -> None:
+    """Create a user; the password is prompted for."""
+    _require_schema()
+    try:
+        user = create_user(username=username, password=password, role=role.lower(), name=name, email=email)
+    except InvalidInput as exc:
+        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
+        raise click.ClickException(details) from exc
+    click.echo(f"Created {user.role.value} {user.username} (id {user.id}).")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_command)
+    app.cli.add_command(create_user_command)

@@ -1,0 +1,80 @@
+"""One error policy for the whole app: problem+json (RFC 9457) on API paths, HTML pages elsewhere."""
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, json, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app.exceptions import DomainError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+# Paths the JSON API owns, matched or not (so /incidents/abc gets JSON, not an HTML 404).
+API_PATH_PREFIXES = ("/incidents", "/auth/tokens", "/me", "/users", "/openapi.json", "/health")
+
+
+def is_api_request() -> bool:
+    """True when the request is for the JSON API."""
+    path = request.path
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in API_PATH_PREFIXES)
+
+
+def problem(status: int, detail: str | None = None, *, title: str | None = None,
+            errors: dict[str, list[str]] | None = None, headers: dict | None = None) -> Response:
+    """An application/problem+json response."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = {
+        "type": "about:blank",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail or phrase,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _html_error(status: int, message: str) -> tuple[str, int]:
+    return render_template("errors/generic.html", status=status, message=message,
+                           title=HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_
+                           else "Error"), status
+
+
+def handle_http_exception(exc: HTTPException):
+    """Werkzeug's errors (404, 405, 413, 429...) in the client's format."""
+    status = exc.code or 500
+    detail = exc.description if status != 500 else "An unexpected error occurred."
+    if is_api_request():
+        headers = {k: v for k, v in exc.get_headers() if k.lower() in {"allow", "retry-after",
+                                                                       "www-authenticate"}}
+        if status == 429:
+            detail = f"Too many requests: {exc.description}. Try again later."
+        return problem(status, detail, headers=headers)
+    response = _html_error(status, detail)
+    return response[0], status, {k: v for k, v in exc.get_headers() if k.lower() in {"allow", "retry-after"}}
+
+
+def handle_domain_error(exc: DomainError):
+    """A refusal from the domain that no view caught: the status it names."""
+    if is_api_request():
+        errors = exc.errors if isinstance(exc, InvalidInput) else None
+        return problem(exc.status, exc.message, errors=errors)
+    return _html_error(exc.status, exc.message)
+
+
+def handle_unexpected(exc: Exception):
+    """Anything else: logged with its traceback, answered without one."""
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    if is_api_request():
+        return problem(500, "An unexpected error occurred; it has been logged.")
+    return _html_error(500, "An unexpected error occurred; it has been logged.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,210 @@
+"""The ONE place for incident states, roles, moves and who may make them.
+
+Pure Python: no database, no request. The service layer asks `authorize()` before any
+change, the web UI asks `allowed_actions()` to decide which buttons to show, and the
+permission tests are generated from `RULES`.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Protocol
+
+
+class Role(StrEnum):
+    REPORTER = "reporter"
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @classmethod
+    def parse(cls, text: str) -> "Status":
+        """Accept 'In Progress', 'in-progress', 'IN_PROGRESS'...; raise ValueError otherwise."""
+        key = "_".join(str(text).strip().lower().replace("-", " ").replace("_", " ").split())
+        return cls(key)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Order used for sorting: low < medium < high < critical."""
+        return list(Severity).index(self) + 1
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Category(StrEnum):
+    NETWORK = "network"
+    SERVER = "server"
+    APPLICATION = "application"
+    DATABASE = "database"
+    SECURITY = "security"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+    ASSIGN = "assign"
+    START = "start"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    COMMENT = "comment"
+
+
+ACTIVE_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS)
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+TEXT_MAX = 10_000  # comments, resolution notes, reopen reasons
+
+
+class Actor(Protocol):
+    id: int
+    role: Role
+
+
+class IncidentLike(Protocol):
+    reporter_id: int
+    technician_id: int | None
+    status: Status
+
+
+def is_reporter_of(user: Actor, incident: IncidentLike) -> bool:
+    return incident.reporter_id == user.id
+
+
+def is_assignee_of(user: Actor, incident: IncidentLike) -> bool:
+    return incident.technician_id is not None and incident.technician_id == user.id
+
+
+def can_see(user: Actor, incident: IncidentLike) -> bool:
+    """Reporters see only their own incidents; staff see all of them."""
+    return user.role != Role.REPORTER or is_reporter_of(user, incident)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take an action, and from which states."""
+
+    roles: frozenset[Role]
+    relation: Callable[[Actor, IncidentLike], bool] | None
+    """For non-admins: the relation to the incident the action needs (admins need none)."""
+    from_states: frozenset[Status]
+
+
+def _rule(roles, relation, states) -> Rule:
+    return Rule(frozenset(roles), relation, frozenset(states))
+
+
+ALL_STATES = frozenset(Status)
+_OWN = is_reporter_of
+_ASSIGNED = is_assignee_of
+
+
+def _own_or_assigned(user: Actor, incident: IncidentLike) -> bool:
+    return is_reporter_of(user, incident) or is_assignee_of(user, incident)
+
+
+RULES: dict[Action, Rule] = {
+    Action.VIEW: _rule(Role, None, ALL_STATES),
+    Action.EDIT: _rule(Role, _own_or_assigned, set(Status) - {Status.CLOSED}),
+    Action.ASSIGN: _rule({Role.ADMIN}, None, ACTIVE_STATUSES),
+    Action.START: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.ASSIGNED}),
+    Action.RESOLVE: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.IN_PROGRESS}),
+    # "The reporter" of an incident is a relation, not a role: a technician who reported
+    # an incident closes and reopens it like any reporter would.
+    Action.CLOSE: _rule(Role, _OWN, {Status.RESOLVED}),
+    Action.REOPEN: _rule(Role, _OWN, {Status.RESOLVED, Status.CLOSED}),
+    Action.COMMENT: _rule(Role, _own_or_assigned, ALL_STATES),
+}
+
+
+def editable_states(user: Actor, incident: IncidentLike) -> frozenset[Status]:
+    """Editing depends on the relation: the reporter while `open`, the assigned technician
+    while they work on it, an admin until it is closed (a closed incident is reopened first)."""
+    if user.role == Role.ADMIN:
+        return RULES[Action.EDIT].from_states
+    states: set[Status] = set()
+    if is_reporter_of(user, incident):
+        states.add(Status.OPEN)
+    if is_assignee_of(user, incident) and user.role == Role.TECHNICIAN:
+        states.update({Status.ASSIGNED, Status.IN_PROGRESS})
+    return frozenset(states)
+
+
+# Where each move leads. REOPEN depends on whether a technician is set.
+TARGET: dict[Action, Status] = {
+    Action.ASSIGN: Status.ASSIGNED,
+    Action.START: Status.IN_PROGRESS,
+    Action.RESOLVE: Status.RESOLVED,
+    Action.CLOSE: Status.CLOSED,
+}
+
+# The status value a client sends (`PUT {"status": ...}`) names the move it asks for.
+MOVE_FOR_STATUS: dict[Status, Action] = {
+    Status.IN_PROGRESS: Action.START,
+    Status.RESOLVED: Action.RESOLVE,
+    Status.CLOSED: Action.CLOSE,
+    Status.OPEN: Action.REOPEN,
+}
+
+
+def target_status(action: Action, incident: IncidentLike) -> Status:
+    """The status an incident lands in after `action`."""
+    if action == Action.REOPEN:
+        return Status.ASSIGNED if incident.technician_id is not None else Status.OPEN
+    return TARGET[action]
+
+
+class Decision(Enum):
+    ALLOWED = "allowed"
+    NOT_FOUND = "not_found"          # 404: may not even know it exists
+    FORBIDDEN = "forbidden"          # 403: role or relation never allows it
+    WRONG_STATE = "wrong_state"      # 409: allowed, but not now
+
+
+def decide(user: Actor, action: Action, incident: IncidentLike) -> Decision:
+    """The single answer to 'may this user do this to this incident now?'."""
+    if not can_see(user, incident):
+        return Decision.NOT_FOUND
+    rule = RULES[action]
+    if user.role not in rule.roles:
+        return Decision.FORBIDDEN
+    if user.role != Role.ADMIN and rule.relation is not None and not rule.relation(user, incident):
+        return Decision.FORBIDDEN
+    states = editable_states(user, incident) if action == Action.EDIT else rule.from_states
+    if incident.status not in states:
+        return Decision.WRONG_STATE
+    return Decision.ALLOWED
+
+
+def allowed_actions(user: Actor, incident: IncidentLike) -> set[Action]:
+    """Every action this user may take on this incident right now (drives the UI)."""
+    return {action for action in Action if decide(user, action, incident) == Decision.ALLOWED}
+
+
+def may_create(user: Actor) -> bool:
+    """Every role may report an incident."""
+    return user.role in set(Role)

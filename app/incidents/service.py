@@ -1,0 +1,232 @@
+"""Use cases on incidents, called by the web UI, the API, the CLI and the seed alike.
+
+Each public function: check the lifecycle, change the incident, append timeline events,
+write outbox mail, commit once. Refusals raise `app.exceptions` errors and change nothing.
+"""
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.database import lock_for_update, write_transaction
+from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
+from app.extensions import db
+from app.incidents import notifications
+from app.incidents.lifecycle import (
+    MOVE_FOR_STATUS,
+    Action,
+    Decision,
+    Role,
+    Status,
+    decide,
+    may_create,
+    target_status,
+)
+from app.incidents.validation import validate_details, validate_note
+from app.models import EventKind, Incident, IncidentEvent, User, utcnow
+
+UNSET: Any = object()
+
+
+def create_incident(*, actor: User, title: str, description: str, severity=None, category=None,
+                    at: datetime | None = None) -> Incident:
+    """Report a new incident; the reporter is the actor."""
+    if not may_create(actor):
+        raise PermissionDenied("You may not report incidents.")
+    fields = {"title": title, "description": description}
+    if severity is not None:
+        fields["severity"] = severity
+    if category is not None:
+        fields["category"] = category
+    details = validate_details(fields)
+    with write_transaction():
+        now = at or utcnow()
+        incident = Incident(reporter_id=actor.id, status=Status.OPEN, created_at=now, updated_at=now,
+                            **details)
+        db.session.add(incident)
+        db.session.flush()
+        _record(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
+        notifications.incident_created(incident)
+    return incident
+
+
+def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] | None = None,
+                    technician_id: int | None = UNSET, status: Status | None = None,
+                    resolution_notes: str | None = None, reason: str | None = None,
+                    expected_version: int | None = None, at: datetime | None = None) -> Incident:
+    """Apply an edit, an assignment and a move together, all or nothing (the API's PUT/PATCH).
+
+    Asking for status `assigned` together with `technician_id` is the assignment itself."""
+    assigning = technician_id is not UNSET
+    with write_transaction():
+        lock_for_update(incident)
+        _check_version(incident, expected_version)
+        now = at or utcnow()
+        if details:
+            _edit(actor, incident, details, now)
+        if assigning:
+            _assign(actor, incident, technician_id, now)
+        if status is not None and not (assigning and status == Status.ASSIGNED):
+            _move(actor, incident, status, now, resolution_notes=resolution_notes, reason=reason)
+    return incident
+
+
+def edit_incident(*, actor: User, incident: Incident, details: dict[str, Any],
+                  expected_version: int | None = None) -> Incident:
+    """Change title, description, severity or category."""
+    return update_incident(actor=actor, incident=incident, details=details,
+                           expected_version=expected_version)
+
+
+def assign_incident(*, actor: User, incident: Incident, technician_id: int | None,
+                    expected_version: int | None = None, at: datetime | None = None) -> Incident:
+    """Assign or reassign to an active technician (admins only)."""
+    return update_incident(actor=actor, incident=incident, technician_id=technician_id,
+                           expected_version=expected_version, at=at)
+
+
+def start_incident(*, actor: User, incident: Incident, expected_version: int | None = None,
+                   at: datetime | None = None) -> Incident:
+    """assigned -> in_progress."""
+    return update_incident(actor=actor, incident=incident, status=Status.IN_PROGRESS,
+                           expected_version=expected_version, at=at)
+
+
+def resolve_incident(*, actor: User, incident: Incident, resolution_notes: str,
+                     expected_version: int | None = None, at: datetime | None = None) -> Incident:
+    """in_progress -> resolved, with required notes."""
+    return update_incident(actor=actor, incident=incident, status=Status.RESOLVED,
+                           resolution_notes=resolution_notes, expected_version=expected_version, at=at)
+
+
+def close_incident(*, actor: User, incident: Incident, expected_version: int | None = None,
+                   at: datetime | None = None) -> Incident:
+    """resolved -> closed."""
+    return update_incident(actor=actor, incident=incident, status=Status.CLOSED,
+                           expected_version=expected_version, at=at)
+
+
+def reopen_incident(*, actor: User, incident: Incident, reason: str,
+                    expected_version: int | None = None, at: datetime | None = None) -> Incident:
+    """resolved/closed -> assigned (technician set) or open, with a reason."""
+    return update_incident(actor=actor, incident=incident, status=Status.OPEN, reason=reason,
+                           expected_version=expected_version, at=at)
+
+
+def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | None = None) -> IncidentEvent:
+    """Append a comment to the timeline; the incident's version is untouched."""
+    with write_transaction():
+        _authorize(actor, Action.COMMENT, incident)
+        text = validate_note(body, field="body")
+        event = _record(incident, actor, EventKind.COMMENTED, at or utcnow(), body=text)
+    return event
+
+
+def _authorize(actor: User, action: Action, incident: Incident) -> None:
+    decision = decide(actor, action, incident)
+    if decision == Decision.ALLOWED:
+        return
+    if decision == Decision.NOT_FOUND:
+        raise NotFound(f"Incident {incident.id} was not found.")
+    if decision == Decision.FORBIDDEN:
+        raise PermissionDenied(f"You may not {action.value} {incident.reference}.")
+    raise TransitionNotAllowed(
+        f"Cannot {action.value} {incident.reference} while it is {incident.status.label.lower()}."
+    )
+
+
+def _check_version(incident: Incident, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != incident.version:
+        raise VersionConflict(
+            f"{incident.reference} is at version {incident.version}, not {expected_version}; "
+            "reload it and try again."
+        )
+
+
+def _record(incident: Incident, actor: User, kind: EventKind, now: datetime, **fields) -> IncidentEvent:
+    event = IncidentEvent(incident_id=incident.id, actor_id=actor.id, kind=kind, created_at=now, **fields)
+    db.session.add(event)
+    return event
+
+
+def _edit(actor: User, incident: Incident, details: dict[str, Any], now: datetime) -> None:
+    _authorize(actor, Action.EDIT, incident)
+    clean = validate_details(details)
+    changes = {}
+    for field, new in clean.items():
+        old = getattr(incident, field)
+        if old != new:
+            changes[field] = [getattr(old, "value", old), getattr(new, "value", new)]
+            setattr(incident, field, new)
+    if changes:
+        incident.updated_at = now
+        _record(incident, actor, EventKind.EDITED, now, changes=changes)
+
+
+def _assign(actor: User, incident: Incident, technician_id: int | None, now: datetime) -> None:
+    _authorize(actor, Action.ASSIGN, incident)
+    technician = db.session.get(User, technician_id) if isinstance(technician_id, int) else None
+    if technician is None or technician.role != Role.TECHNICIAN or not technician.active:
+        raise InvalidInput.field("technician_id", "Must be the id of an active technician.")
+    if technician.id == incident.technician_id:
+        return
+    previous = incident.technician
+    from_status = incident.status
+    incident.technician_id = technician.id
+    incident.technician = technician
+    incident.status = Status.ASSIGNED
+    incident.assigned_at = now
+    incident.updated_at = now
+    _record(incident, actor, EventKind.ASSIGNED, now, from_status=from_status, to_status=Status.ASSIGNED,
+            changes={"technician": [previous.username if previous else None, technician.username]})
+    notifications.incident_assigned(incident, previous_technician=previous)
+
+
+_EVENT_FOR_MOVE = {
+    Action.START: EventKind.STATUS_CHANGED,
+    Action.RESOLVE: EventKind.RESOLVED,
+    Action.CLOSE: EventKind.CLOSED,
+    Action.REOPEN: EventKind.REOPENED,
+}
+
+
+def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
+          resolution_notes: str | None = None, reason: str | None = None) -> None:
+    action = _action_for(status, incident)
+    _authorize(actor, action, incident)
+    from_status = incident.status
+    to_status = target_status(action, incident)
+    body = None
+    if action == Action.RESOLVE:
+        incident.resolution_notes = validate_note(resolution_notes, field="resolution_notes")
+        incident.resolved_at = now
+        body = incident.resolution_notes
+    elif action == Action.CLOSE:
+        incident.closed_at = now
+    elif action == Action.REOPEN:
+        body = validate_note(reason, field="reason")
+        incident.resolved_at = None
+        incident.closed_at = None
+    incident.status = to_status
+    incident.updated_at = now
+    _record(incident, actor, _EVENT_FOR_MOVE[action], now, from_status=from_status, to_status=to_status,
+            body=body)
+    if action == Action.RESOLVE:
+        notifications.incident_resolved(incident)
+
+
+def _action_for(status: Status, incident: Incident) -> Action:
+    """The move a requested status names; `assigned` is reached by assigning, not by asking."""
+    action = MOVE_FOR_STATUS.get(status)
+    if action is None:
+        raise TransitionNotAllowed(
+            f"{incident.reference} reaches '{status.value}' by assigning a technician, not by a status change."
+        )
+    return action
+
+
+def technicians() -> list[User]:
+    """Active technicians, the people an incident may be assigned to."""
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.TECHNICIAN, User.active.is_(True)).order_by(User.name)
+    ))

@@ -1,0 +1,1 @@
+"""Outbox delivery over SMTP: a background sender, retries with backoff."""

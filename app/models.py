@@ -1,0 +1,210 @@
+"""The tables. Data only: the rules live in `app.incidents.lifecycle` and the services."""
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, types
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.incidents.lifecycle import Category, Role, Severity, Status
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware (the callable every time column defaults to)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(types.TypeDecorator):
+    """Stores naive UTC, hands back aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = types.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class SeverityType(types.TypeDecorator):
+    """Severity stored as its rank (1-4) so that sorting by severity is an index walk."""
+
+    impl = types.SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return Severity(value).rank
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else list(Severity)[value - 1]
+
+
+def _enum(enum_cls) -> types.Enum:
+    """A portable VARCHAR enum storing the lowercase values."""
+    return types.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class User(UserMixin, db.Model):
+    """Someone who logs in. Never hard-deleted: `active=False` instead."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(_enum(Role), index=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users' sessions
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}>"
+
+
+class Incident(db.Model):
+    """One incident. `version` is bumped by SQLAlchemy on every UPDATE of the row."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    severity: Mapped[Severity] = mapped_column(SeverityType, default=Severity.MEDIUM)
+    category: Mapped[Category] = mapped_column(_enum(Category), default=Category.OTHER)
+    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.OPEN)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined", innerjoin=True)
+    technician: Mapped[User | None] = relationship(foreign_keys=[technician_id], lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    # Every list filter and sort has an index ending in the sort key, newest first.
+    __table_args__ = (
+        Index("ix_incidents_created_at", "created_at", "id"),
+        Index("ix_incidents_updated_at", "updated_at", "id"),
+        Index("ix_incidents_status_created", "status", "created_at", "id"),
+        Index("ix_incidents_severity_created", "severity", "created_at", "id"),
+        Index("ix_incidents_category_created", "category", "created_at", "id"),
+        Index("ix_incidents_reporter_created", "reporter_id", "created_at", "id"),
+        Index("ix_incidents_technician_created", "technician_id", "created_at", "id"),
+        Index("ix_incidents_technician_status", "technician_id", "status", "created_at", "id"),
+        Index("ix_incidents_status_severity", "status", "severity", "created_at", "id"),
+    )
+
+    @property
+    def reference(self) -> str:
+        """The human reference, `INC-<id>`."""
+        return f"INC-{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.reference} {self.status.value}>"
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    ASSIGNED = "assigned"
+    STATUS_CHANGED = "status_changed"
+    EDITED = "edited"
+    COMMENTED = "commented"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+
+
+class IncidentEvent(db.Model):
+    """One entry of an incident's timeline. Append-only: nothing updates or deletes these."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[Status | None] = mapped_column(_enum(Status))
+    to_status: Mapped[Status | None] = mapped_column(_enum(Status))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    body: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
+
+
+class ApiToken(db.Model):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="api")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(db.Model):
+    """A mail to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    event: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)

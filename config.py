@@ -1,0 +1,121 @@
+"""Configuration read from the environment (and `.env`), one class per deployment shape."""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    """Read a yes/no setting the way people write it in `.env` files."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file under `instance/`."""
+    return f"sqlite:///{BASE_DIR / 'instance' / 'portal.db'}"
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEFAULT_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "incidents@localhost"
+    MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 6)
+    OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 30)
+    OUTBOX_POLL_SECONDS = _int("OUTBOX_POLL_SECONDS", 5)
+    # The in-process sender; deployments that run `flask outbox worker` apart switch it off.
+    OUTBOX_BACKGROUND_SENDER = _bool("OUTBOX_BACKGROUND_SENDER", True)
+
+    APP_BASE_URL = (os.environ.get("APP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LOCKOUT_THRESHOLD = _int("LOGIN_LOCKOUT_THRESHOLD", 5)
+    LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 300)
+    API_TOKEN_TTL_DAYS = _int("API_TOKEN_TTL_DAYS", 30)
+    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 8)
+
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    BOOTSTRAP_SERVE_LOCAL = True
+
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    """`make run`: local development on the embedded SQLite file."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """The test suite: each test app points DATABASE_URL at its own file."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = True
+    OUTBOX_BACKGROUND_SENDER = False
+    MAIL_SERVER = None
+    SECRET_KEY = "test-secret-key"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+class ProductionConfig(Config):
+    """Behind gunicorn: refuses to start with the default secret key."""
+
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse insecure settings before the app serves anything."""
+        if cls.SECRET_KEY == DEFAULT_SECRET_KEY or len(cls.SECRET_KEY) < 16:
+            raise RuntimeError(
+                "SECRET_KEY is unset or the insecure default; set a long random SECRET_KEY "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None) -> type[Config]:
+    """The config class named by APP_ENV (default: development)."""
+    key = (name or os.environ.get("APP_ENV") or "development").strip().lower()
+    if key not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {key!r}")
+    return CONFIGS[key]

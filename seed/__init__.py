@@ -1,0 +1,1 @@
+"""Demo data: users and sample incidents as JSON, replayed through the real service functions."""

@@ -1,0 +1,83 @@
+"""Fixtures: an app on its own real SQLite file (WAL), a client, a CLI runner, logins, people."""
+import shutil
+from pathlib import Path
+
+import flask_migrate
+import pytest
+
+from app import create_app
+from app.extensions import db
+from app.incidents.lifecycle import Role
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory) -> Path:
+    """An empty database built once by the migrations; each test starts from a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path, schema_template) -> Path:
+    """This test's own database file, migrated to the latest schema."""
+    path = tmp_path / "portal.db"
+    shutil.copy(schema_template, path)
+    return path
+
+
+@pytest.fixture
+def app(db_path):
+    """The app in testing config, with an app context held for the test."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}")
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for the app's `flask` commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def people(app):
+    """One admin, two technicians, two reporters."""
+    return {
+        "admin": factories.make_user(Role.ADMIN, username="admin"),
+        "tech": factories.make_user(Role.TECHNICIAN, username="tech"),
+        "tech_other": factories.make_user(Role.TECHNICIAN, username="techother"),
+        "reporter": factories.make_user(Role.REPORTER, username="reporter"),
+        "reporter_other": factories.make_user(Role.REPORTER, username="reporterother"),
+    }
+
+
+class AuthActions:
+    """Log a test client in and out through the real login form."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username: str, password: str = factories.PASSWORD, **kwargs):
+        return self._client.post("/login", data={"username": username, "password": password}, **kwargs)
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    """Login helper bound to `client`."""
+    return AuthActions(client)
