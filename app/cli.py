@@ -46,5 +46,8 @@ def create_user_command(username: str, role: str, email: str, name: str | None, 
 
 
 def init_app(app: Flask) -> None:
+    from app.mail.cli import outbox_group
+
+    app.cli.add_command(outbox_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(create_user_command)
