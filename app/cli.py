@@ -1,6 +1,7 @@
 """Command-line tools: `flask seed`, `flask create-user`."""
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
 from app.auth.service import create_user
@@ -16,6 +17,7 @@ def _require_schema() -> None:
 
 @click.command("seed")
 @click.option("--reset", is_flag=True, help="Delete every row first, then load the demo data.")
+@with_appcontext
 def seed_command(reset: bool) -> None:
     """Load the demo users and incidents from seed/*.json (idempotent)."""
     from seed.loader import reset_database, seed_incidents, seed_users
@@ -34,6 +36,7 @@ def seed_command(reset: bool) -> None:
 @click.option("--email", required=True)
 @click.option("--name", default=None, help="Display name (defaults to the username).")
 @click.password_option(help="Prompted for when not given.")
+@with_appcontext
 def create_user_command(username: str, role: str, email: str, name: str | None, password: str) -> None:
     """Create a user; the password is prompted for."""
     _require_schema()

@@ -81,3 +81,21 @@ class AuthActions:
 def auth(client):
     """Login helper bound to `client`."""
     return AuthActions(client)
+
+
+@pytest.fixture
+def make_app(tmp_path, schema_template):
+    """Build another app with config overrides, on its own migrated database file."""
+    built = []
+
+    def build(**overrides):
+        path = tmp_path / f"app{len(built)}.db"
+        shutil.copy(schema_template, path)
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", **overrides)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
