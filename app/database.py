@@ -68,3 +68,11 @@ def init_app(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and ":memory:" not in uri:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic filter: the search index objects are made by hand-written migration SQL
+    (FTS5 tables on SQLite, a GIN expression index on PostgreSQL), not by the models."""
+    if type_ == "table" and name and name.startswith("incidents_fts"):
+        return False
+    return not (type_ == "index" and name == "ix_incidents_search")

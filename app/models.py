@@ -131,6 +131,20 @@ class Incident(db.Model):
         return f"<Incident {self.reference} {self.status.value}>"
 
 
+class IncidentTally(db.Model):
+    """Running counts of incidents per scope and (status, severity, category), kept by the service
+    in the same transaction as each change, so list totals and dashboard numbers never scan
+    the incidents table. Scopes: `all`, `tech:<id>` (`tech:0` = unassigned), `reporter:<id>`."""
+
+    __tablename__ = "incident_tallies"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[Status] = mapped_column(_enum(Status), primary_key=True)
+    severity: Mapped[Severity] = mapped_column(SeverityType, primary_key=True)
+    category: Mapped[Category] = mapped_column(_enum(Category), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class EventKind(StrEnum):
     CREATED = "created"
     ASSIGNED = "assigned"

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app import create_app
+from app.database import include_in_autogenerate
 from app.extensions import db
 
 
@@ -16,7 +17,8 @@ def test_upgrade_builds_an_empty_file_and_autogenerate_finds_no_difference(tmp_p
     with app.app_context():
         flask_migrate.upgrade()
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": include_in_autogenerate})
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == []

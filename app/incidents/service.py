@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.database import lock_for_update, write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
 from app.extensions import db
-from app.incidents import notifications
+from app.incidents import notifications, tallies
 from app.incidents.lifecycle import (
     MOVE_FOR_STATUS,
     Action,
@@ -45,6 +45,7 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
                             **details)
         db.session.add(incident)
         db.session.flush()
+        tallies.move([], tallies.snapshot(incident))
         _record(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
         notifications.incident_created(incident)
     return incident
@@ -61,6 +62,7 @@ def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] 
     with write_transaction():
         lock_for_update(incident)
         _check_version(incident, expected_version)
+        counted_as = tallies.snapshot(incident)
         now = at or utcnow()
         if details:
             _edit(actor, incident, details, now)
@@ -68,6 +70,7 @@ def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] 
             _assign(actor, incident, technician_id, now)
         if status is not None and not (assigning and status == Status.ASSIGNED):
             _move(actor, incident, status, now, resolution_notes=resolution_notes, reason=reason)
+        tallies.move(counted_as, tallies.snapshot(incident))
     return incident
 
 
