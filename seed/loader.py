@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from app.auth.service import create_user
 from app.extensions import db
 from app.incidents import service
-from app.models import ApiToken, Incident, IncidentEvent, OutboxMessage, User, utcnow
+from app.models import ApiToken, Incident, IncidentEvent, IncidentTally, OutboxMessage, User, utcnow
 
 SEED_DIR = Path(__file__).resolve().parent
 
@@ -19,7 +19,7 @@ def _read(name: str) -> dict:
 
 def reset_database() -> None:
     """Delete every row, children first (the schema stays)."""
-    for model in (OutboxMessage, IncidentEvent, ApiToken, Incident, User):
+    for model in (OutboxMessage, IncidentEvent, IncidentTally, ApiToken, Incident, User):
         db.session.execute(delete(model))
     db.session.commit()
 

@@ -6,8 +6,9 @@ from app import create_app
 from app.auth.service import authenticate
 from app.extensions import db
 from app.incidents.lifecycle import Role, Status
-from app.incidents.queries import timeline
+from app.incidents.queries import IncidentFilters, count_incidents, timeline
 from app.models import EventKind, Incident, IncidentEvent, OutboxMessage, User
+from tests import factories
 
 SEED_USERS = {"admin1": Role.ADMIN, "admin2": Role.ADMIN, "tech1": Role.TECHNICIAN, "tech2": Role.TECHNICIAN,
               "tech3": Role.TECHNICIAN, "reporter1": Role.REPORTER, "reporter2": Role.REPORTER,
@@ -59,11 +60,14 @@ def test_seed_twice_changes_nothing(runner):
 
 def test_seed_reset_starts_over(runner, people):
     """--reset removes everything else and loads the demo data again."""
+    factories.make_incident(people["reporter"])
     runner.invoke(args=["seed"])
     result = runner.invoke(args=["seed", "--reset"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == len(SEED_USERS)
     assert db.session.scalar(select(User).where(User.username == "admin")) is None
+    assert count_incidents(actor=db.session.scalar(select(User).where(User.username == "admin1")),
+                           filters=IncidentFilters()) == 5, "tallies start over too"
 
 
 def test_create_user_prompts_for_the_password(runner):
