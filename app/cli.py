@@ -1,4 +1,6 @@
 """Command-line tools: `flask seed`, `flask create-user`."""
+import time
+
 import click
 from flask import Flask
 from flask.cli import with_appcontext
@@ -17,9 +19,12 @@ def _require_schema() -> None:
 
 @click.command("seed")
 @click.option("--reset", is_flag=True, help="Delete every row first, then load the demo data.")
+@click.option("--bulk", type=click.IntRange(min=1, max=10_000_000), default=None, metavar="N",
+              help="Also append N generated incidents with timelines (benchmarks, demos at scale).")
 @with_appcontext
-def seed_command(reset: bool) -> None:
+def seed_command(reset: bool, bulk: int | None) -> None:
     """Load the demo users and incidents from seed/*.json (idempotent)."""
+    from seed import bulk as bulk_loader
     from seed.loader import reset_database, seed_incidents, seed_users
 
     _require_schema()
@@ -28,6 +33,10 @@ def seed_command(reset: bool) -> None:
     users = seed_users()
     incidents = seed_incidents()
     click.echo(f"Seeded {users} new user(s) and {incidents} new incident(s).")
+    if bulk:
+        started = time.perf_counter()
+        bulk_loader.load(bulk)
+        click.echo(f"Appended {bulk} generated incident(s) in {time.perf_counter() - started:.1f} s.")
 
 
 @click.command("create-user")
