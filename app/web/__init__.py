@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from app.web import routes  # noqa: E402,F401  (routes register themselves on bp)
+from app.web import account, actions, incidents, routes, users  # noqa: E402,F401  (views register on bp)

@@ -1,0 +1,75 @@
+"""The user's own account: change password, create and revoke API tokens."""
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.auth import service as accounts
+from app.exceptions import InvalidInput
+from app.extensions import db
+from app.models import ApiToken
+from app.web import bp
+from app.web.feedback import show_field_errors
+from app.web.forms import PasswordForm, TokenForm
+
+
+def _render_account(*, password_form=None, token_form=None, new_token: str | None = None, status: int = 200):
+    """The account page; `new_token` is the plain token, shown this once."""
+    page = render_template(
+        "web/account.html",
+        password_form=password_form or PasswordForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
+        tokens=accounts.list_tokens(user=current_user),
+        new_token=new_token,
+    )
+    # Never let a page that may hold a secret sit in a cache.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/ui/account")
+@login_required
+def account():
+    """Profile, password and API tokens."""
+    return _render_account()
+
+
+@bp.post("/ui/account/password")
+@login_required
+def change_password():
+    """Change one's own password (the current one is asked for)."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(user=current_user, current_password=form.current_password.data,
+                                     new_password=form.new_password.data)
+        except InvalidInput as exc:
+            show_field_errors(form, exc)
+        else:
+            flash("Your password was changed.", "success")
+            return redirect(url_for("web.account"))
+    return _render_account(password_form=form, status=422)
+
+
+@bp.post("/ui/account/tokens")
+@login_required
+def create_token():
+    """Create an API token and show it once.
+
+    The one page that answers a POST without redirecting: the plain token must not travel
+    through a cookie or a URL, and it is never stored, so it cannot be shown after a redirect."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _render_account(token_form=form, status=422)
+    token, plain = accounts.issue_token(user=current_user, name=form.name.data.strip(), ttl_days=form.ttl_days.data)
+    flash(f"Token “{token.name}” was created. Copy it now: it will not be shown again.", "success")
+    return _render_account(new_token=plain, status=201)
+
+
+@bp.post("/ui/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of one's own tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    accounts.revoke_token(token=token)
+    flash(f"Token “{token.name}” was revoked.", "success")
+    return redirect(url_for("web.account"))

@@ -1,0 +1,74 @@
+"""Incident pages: the list, reporting a new one, the detail page and the edit form."""
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.exceptions import DomainError, InvalidInput
+from app.incidents import queries, service
+from app.incidents.lifecycle import Action, Category, Severity, Status, allowed_actions
+from app.web import bp
+from app.web.detail import render_detail
+from app.web.feedback import flash_refusal, show_field_errors
+from app.web.forms import EditIncidentForm, IncidentForm
+from app.web.listing import PER_PAGE_CHOICES, SORT_CHOICES, parse_list_query
+
+
+@bp.get("/ui/incidents/")
+@login_required
+def incidents():
+    """The filterable, sortable, paginated list; the whole view lives in the query string."""
+    query = parse_list_query(request.args, current_user)
+    page = queries.list_incidents(actor=current_user, filters=query.filters, sort=query.sort,
+                                  page=query.page, per_page=query.per_page)
+    return render_template("web/incident_list.html", page=page, query=query, technicians=service.technicians(),
+                           statuses=list(Status), severities=list(Severity), categories=list(Category),
+                           sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES)
+
+
+@bp.route("/ui/incidents/new", methods=["GET", "POST"])
+@login_required
+def new_incident():
+    """Report an incident."""
+    form = IncidentForm()
+    if form.validate_on_submit():
+        try:
+            incident = service.create_incident(actor=current_user, **form.details())
+        except InvalidInput as exc:
+            show_field_errors(form, exc)
+        else:
+            flash(f"{incident.reference} was reported. You will be told by email as it progresses.", "success")
+            return redirect(url_for("web.incident", incident_id=incident.id))
+    status = 422 if form.errors else 200
+    return render_template("web/incident_form.html", form=form, incident=None), status
+
+
+@bp.get("/ui/incidents/<int:incident_id>")
+@login_required
+def incident(incident_id: int):
+    """One incident: details, timeline, comments and the actions this user may take now."""
+    return render_detail(queries.get_incident(actor=current_user, incident_id=incident_id))
+
+
+@bp.route("/ui/incidents/<int:incident_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_incident(incident_id: int):
+    """Change title, description, severity or category."""
+    incident = queries.get_incident(actor=current_user, incident_id=incident_id)
+    detail_url = url_for("web.incident", incident_id=incident.id)
+    if Action.EDIT not in allowed_actions(current_user, incident):
+        flash(f"You cannot edit {incident.reference} in its current state.", "warning")
+        return redirect(detail_url)
+    form = EditIncidentForm(obj=incident)
+    if form.validate_on_submit():
+        try:
+            service.edit_incident(actor=current_user, incident=incident, details=form.details(),
+                                  expected_version=form.version.data)
+        except InvalidInput as exc:
+            show_field_errors(form, exc)
+        except DomainError as exc:
+            flash_refusal(exc, reference=incident.reference)
+            return redirect(detail_url)
+        else:
+            flash(f"{incident.reference} was updated.", "success")
+            return redirect(detail_url)
+    status = 422 if form.errors else 200
+    return render_template("web/incident_form.html", form=form, incident=incident), status

@@ -1,0 +1,105 @@
+"""The incident list's query string: parsed into filters, and kept so every link preserves it.
+
+Unknown or malformed values are dropped rather than refused, so an old bookmark still opens."""
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import MultiDict
+
+from app.incidents.lifecycle import TITLE_MAX, Category, Severity, Status
+from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters
+from app.models import User
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+SORT_CHOICES = [
+    ("-created_at", "Newest first"),
+    ("created_at", "Oldest first"),
+    ("-updated_at", "Recently updated"),
+    ("updated_at", "Least recently updated"),
+    ("-severity", "Severity, highest first"),
+    ("severity", "Severity, lowest first"),
+]
+ME, NOBODY = "me", "none"
+
+
+@dataclass
+class ListQuery:
+    """What the list shows, and the cleaned query arguments that ask for it."""
+
+    filters: IncidentFilters
+    sort: str = DEFAULT_SORT
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    args: dict[str, str | list[str]] = field(default_factory=dict)
+
+    def url_args(self, **changes) -> dict:
+        """The query arguments with `changes` applied (a None value removes the argument)."""
+        merged = {**self.args, "sort": self.sort, "per_page": self.per_page, "page": self.page, **changes}
+        defaults = {"sort": DEFAULT_SORT, "per_page": DEFAULT_PER_PAGE, "page": 1}
+        return {key: value for key, value in merged.items()
+                if value not in (None, "", []) and defaults.get(key) != value}
+
+    @property
+    def filtered(self) -> bool:
+        """True when any filter narrows the list."""
+        return bool(self.args)
+
+
+def _enum_values(enum_cls, raw: list[str]) -> list:
+    members = []
+    for text in raw:
+        try:
+            member = Status.parse(text) if enum_cls is Status else enum_cls(text.strip().lower())
+        except ValueError:
+            continue
+        if member not in members:
+            members.append(member)
+    return members
+
+
+def _person(raw: str | None, user: User, *, allow_nobody: bool) -> tuple[str | None, int | None, bool]:
+    """`me`, `none` (nobody) or a user id -> (cleaned value, user id, nobody?)."""
+    value = (raw or "").strip().lower()
+    if value == ME:
+        return ME, user.id, False
+    if value == NOBODY and allow_nobody:
+        return NOBODY, None, True
+    if value.isdigit():
+        return value, int(value), False
+    return None, None, False
+
+
+def _int(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
+
+
+def parse_list_query(args: MultiDict, user: User) -> ListQuery:
+    """Read status/severity/category (repeatable), technician, reporter, q, sort, page, per_page."""
+    statuses = _enum_values(Status, args.getlist("status"))
+    severities = _enum_values(Severity, args.getlist("severity"))
+    categories = _enum_values(Category, args.getlist("category"))
+    technician, technician_id, unassigned = _person(args.get("technician"), user, allow_nobody=True)
+    reporter, reporter_id, _ = _person(args.get("reporter"), user, allow_nobody=False)
+    q = " ".join((args.get("q") or "").split())[:TITLE_MAX]
+    sort = args.get("sort", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    per_page = _int(args.get("per_page"), DEFAULT_PER_PAGE)
+    if per_page not in PER_PAGE_CHOICES:
+        per_page = DEFAULT_PER_PAGE
+    cleaned = {
+        "status": [s.value for s in statuses],
+        "severity": [s.value for s in severities],
+        "category": [c.value for c in categories],
+        "technician": technician,
+        "reporter": reporter,
+        "q": q,
+    }
+    return ListQuery(
+        filters=IncidentFilters(status=statuses, severity=severities, category=categories,
+                                technician_id=technician_id, unassigned=unassigned,
+                                reporter_id=reporter_id, q=q or None),
+        sort=sort,
+        page=max(1, _int(args.get("page"), 1)),
+        per_page=per_page,
+        args={key: value for key, value in cleaned.items() if value},
+    )
