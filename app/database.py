@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from app.extensions import db
 
 _begin_immediate: ContextVar[bool] = ContextVar("begin_immediate", default=False)
+# The advisory lock key every write transaction takes on PostgreSQL (any fixed bigint will do).
+POSTGRES_WRITE_LOCK = 7_301_002
 
 
 @event.listens_for(Engine, "connect")
@@ -30,11 +32,15 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
 
 
 @event.listens_for(Engine, "begin")
-def _begin_sqlite(conn) -> None:
-    """Writers start with BEGIN IMMEDIATE: they queue on the busy timeout instead of failing
-    with 'database is locked' when two of them upgrade a read snapshot at once."""
+def _begin(conn) -> None:
+    """Writers take the write lock first: BEGIN IMMEDIATE on SQLite (they queue on the busy timeout
+    instead of failing with 'database is locked' when two upgrade a read snapshot at once), and on
+    PostgreSQL one transaction-scoped advisory lock, so that every read-check-write use case
+    (counters, tallies, unique names) is serialized there exactly as on SQLite."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
+    elif conn.dialect.name == "postgresql" and _begin_immediate.get():
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})")
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Fixtures: an app on its own real SQLite file (WAL), a client, a CLI runner, logins, people."""
+"""Fixtures: an app on its own real SQLite file (WAL), or on PostgreSQL when TEST_DATABASE_URL is set;
+a client, a CLI runner, logins, people."""
 import shutil
 from pathlib import Path
 
@@ -8,7 +9,31 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.incidents.lifecycle import Role
-from tests import factories
+from tests import factories, postgres
+
+def pytest_configure(config):
+    postgres.configure(config)
+
+
+def pytest_report_header(config):
+    return postgres.report_header()
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres.deselect_sqlite_only(config, items)
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    return postgres.collection_report(config)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """With TEST_DATABASE_URL set: the run's PostgreSQL databases, migrated once."""
+    server = postgres.Server(postgres.TEST_DATABASE_URL)
+    server.prepare()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +56,21 @@ def db_path(tmp_path, schema_template) -> Path:
 
 
 @pytest.fixture
-def app(db_path):
+def database_url(request):
+    """This test's database: a copy of the SQLite template, or the PostgreSQL test database
+    (TEST_DATABASE_URL), emptied after the test."""
+    if not postgres.ENABLED:
+        yield f"sqlite:///{request.getfixturevalue('db_path')}"
+        return
+    server = request.getfixturevalue("pg_server")
+    yield server.url
+    server.empty()
+
+
+@pytest.fixture
+def app(database_url):
     """The app in testing config, with an app context held for the test."""
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
         yield app
         db.session.remove()
@@ -84,14 +121,19 @@ def auth(client):
 
 
 @pytest.fixture
-def make_app(tmp_path, schema_template):
+def make_app(request, tmp_path, schema_template):
     """Build another app with config overrides, on its own migrated database file."""
     built = []
+    server = request.getfixturevalue("pg_server") if postgres.ENABLED else None
 
     def build(**overrides):
-        path = tmp_path / f"app{len(built)}.db"
-        shutil.copy(schema_template, path)
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", **overrides)
+        if server is not None:
+            url = server.fresh_database()
+        else:
+            path = tmp_path / f"app{len(built)}.db"
+            shutil.copy(schema_template, path)
+            url = f"sqlite:///{path}"
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, **overrides)
         built.append(app)
         return app
 
@@ -99,3 +141,5 @@ def make_app(tmp_path, schema_template):
     for app in built:
         with app.app_context():
             db.engine.dispose()
+    if server is not None:
+        server.drop_extra()

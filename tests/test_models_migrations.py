@@ -2,6 +2,7 @@
 import sqlite3
 
 import flask_migrate
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -26,6 +27,7 @@ def test_upgrade_builds_an_empty_file_and_autogenerate_finds_no_difference(tmp_p
     assert {"users", "incidents", "incident_events", "api_tokens", "outbox_messages"} <= tables
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(app):
     """Every connection gets the pragmas the app relies on."""
     with db.engine.connect() as connection:
