@@ -11,6 +11,9 @@ from app.extensions import db
 from app.incidents.lifecycle import Role
 from tests import factories, postgres
 
+pytest_plugins = ["tests.smtp"]  # the aiosmtpd server fixture for the mail tests
+
+
 def pytest_configure(config):
     postgres.configure(config)
 

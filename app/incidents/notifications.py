@@ -1,5 +1,8 @@
 """Which mail each incident event writes to the outbox. Called only from the service, inside
-its transaction, so a rolled-back change sends nothing and a committed one is never forgotten."""
+its transaction, so a rolled-back change sends nothing and a committed one is never forgotten.
+
+Bodies are rendered now, from the incident as this change leaves it; delivery happens later,
+outside the request (app/mail)."""
 from flask import current_app, render_template
 from sqlalchemy import select
 
@@ -9,34 +12,50 @@ from app.models import Incident, OutboxMessage, User
 
 
 def incident_created(incident: Incident) -> None:
-    """All active admins, and a confirmation to the reporter."""
-    admins = db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True)))
+    """A confirmation to the reporter, and the new incident to every active admin."""
+    queued: set[str] = set()
+    _queue(incident, "created_confirmation", incident.reporter, "Created", queued)
+    admins = db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
+    )
     for admin in admins:
-        _queue(incident, "created", admin, event_label="New incident")
-    _queue(incident, "created_confirmation", incident.reporter, event_label="Received")
+        _queue(incident, "created", admin, "Created", queued)
 
 
 def incident_assigned(incident: Incident, *, previous_technician: User | None) -> None:
-    """The (new) technician and the reporter."""
+    """The (new) technician, and the reporter."""
     label = "Reassigned" if previous_technician else "Assigned"
-    _queue(incident, "assigned", incident.technician, event_label=label)
-    if incident.reporter_id != incident.technician_id:
-        _queue(incident, "assigned_reporter", incident.reporter, event_label=label)
+    queued: set[str] = set()
+    extra = {"previous_technician": previous_technician}
+    _queue(incident, "assigned", incident.technician, label, queued, **extra)
+    _queue(incident, "assigned_reporter", incident.reporter, label, queued, **extra)
 
 
 def incident_resolved(incident: Incident) -> None:
     """The reporter, with the resolution notes."""
-    _queue(incident, "resolved", incident.reporter, event_label="Resolved")
+    _queue(incident, "resolved", incident.reporter, "Resolved", set())
 
 
-def _queue(incident: Incident, template: str, recipient: User, *, event_label: str) -> None:
+def incident_link(incident: Incident) -> str:
+    """The incident's page in the web UI, absolute, from APP_BASE_URL."""
+    return f"{current_app.config['APP_BASE_URL']}/ui/incidents/{incident.id}"
+
+
+def _queue(incident: Incident, template: str, recipient: User | None, event_label: str,
+           queued: set[str], **extra) -> None:
+    # One mail per address per event: an admin who reports an incident gets the confirmation only.
     if recipient is None or not recipient.active or not recipient.email:
         return
+    address = recipient.email.strip().lower()
+    if address in queued:
+        return
+    queued.add(address)
     context = {
         "incident": incident,
         "recipient": recipient,
         "event_label": event_label,
-        "link": f"{current_app.config['APP_BASE_URL']}/ui/incidents/{incident.id}",
+        "link": incident_link(incident),
+        **extra,
     }
     db.session.add(OutboxMessage(
         incident_id=incident.id,

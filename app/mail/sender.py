@@ -1,6 +1,127 @@
-"""Delivers outbox rows over SMTP outside any request."""
-from flask import Flask
+"""Delivers outbox rows over SMTP outside any request: the in-process sender thread, and the
+loop it shares with `flask outbox worker`."""
+import logging
+import os
+import threading
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.mail.delivery import drain
+from app.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# While the server is unreachable, passes are spaced out up to this many seconds.
+OUTAGE_PAUSE_MAX_SECONDS = 300
+
+
+def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
+    """Drain, then sleep until new mail is committed (`wake`) or the poll interval passes; pause
+    longer while the server stays unreachable. Runs in an app context until `stop` is set."""
+    poll = current_app.config["OUTBOX_POLL_SECONDS"]
+    outage = 0
+    while not stop.is_set():
+        wake.clear()
+        unreachable = False
+        try:
+            unreachable = drain().unreachable is not None
+        except Exception:
+            log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
+        finally:
+            db.session.remove()
+        outage = outage + 1 if unreachable else 0
+        wake.wait(min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS))
+
+
+class BackgroundSender:
+    """The in-process sender of one app: a daemon thread started by the first request each process
+    serves. A forked worker (gunicorn) starts its own; it never inherits a dead copy of the parent's."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # Also runs in a forked child: the parent's thread does not exist there, and a lock the
+        # parent held at fork time would never be released.
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        """True while the thread is alive in this process."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def ensure_running(self) -> None:
+        """Start the thread unless it runs (cheap enough to call before every request)."""
+        if self.running:
+            return
+        with self._lock:
+            if self.running or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """New mail was committed: start a pass now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the current message, then end the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        with self._app.app_context():
+            log.info("Outbox sender started in process %s", os.getpid())
+            run_loop(stop=self._stop, wake=self._wake)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_new_mail(session: Session, flush_context) -> None:
+    """Remember the outbox rows this transaction wrote (ids exist once flushed)."""
+    for obj in session.new:
+        if isinstance(obj, OutboxMessage):
+            session.info.setdefault("outbox_new", []).append((obj.id, obj.recipient, obj.subject))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_new_mail(session: Session) -> None:
+    """Rolled back: that mail was never queued."""
+    session.info.pop("outbox_new", None)
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_new_mail(session: Session) -> None:
+    """Committed mail: log it, and wake this process's sender if it has one."""
+    queued = session.info.pop("outbox_new", None)
+    if not queued or not has_app_context():
+        return
+    app = current_app
+    if not app.config["MAIL_SERVER"]:
+        for message_id, recipient, subject in queued:
+            log.info("Outbox #%s for %s kept, not sent (MAIL_SERVER is unset): %s",
+                     message_id, recipient, subject)
+        return
+    for message_id, recipient, subject in queued:
+        log.debug("Outbox #%s queued for %s: %s", message_id, recipient, subject)
+    sender = app.extensions.get("outbox_sender")
+    if sender is not None:
+        sender.wake()
 
 
 def init_app(app: Flask) -> None:
     """Start the in-process background sender when configured to."""
+    if not (app.config["MAIL_SERVER"] and app.config["OUTBOX_BACKGROUND_SENDER"]):
+        return
+    sender = BackgroundSender(app)
+    app.extensions["outbox_sender"] = sender
+    app.before_request(sender.ensure_running)

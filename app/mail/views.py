@@ -1,4 +1,49 @@
-"""Admin pages for the outbox: failed messages, retry."""
-from flask import Blueprint
+"""Admin pages for the outbox: what waits, what failed, retry."""
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.auth.decorators import role_required
+from app.exceptions import DomainError
+from app.incidents.lifecycle import Role
+from app.mail import outbox
+from app.models import OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
+
+SHOWN = 200
+
+
+@bp.route("/")
+@role_required(Role.ADMIN)
+def index():
+    """Counts per status, failed messages (with retry) and messages still waiting."""
+    counts = outbox.counts()
+    return render_template(
+        "mail/outbox.html",
+        counts=counts,
+        failed=outbox.list_messages(statuses=[OutboxStatus.FAILED], limit=SHOWN),
+        failed_total=counts[OutboxStatus.FAILED],
+        waiting=outbox.list_messages(statuses=[OutboxStatus.PENDING, OutboxStatus.SENDING], limit=SHOWN),
+    )
+
+
+@bp.route("/<int:message_id>/retry", methods=["POST"])
+@role_required(Role.ADMIN)
+def retry(message_id: int):
+    """Put one failed message back in the queue."""
+    try:
+        outbox.retry_message(message_id=message_id, actor=current_user.username)
+    except DomainError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(f"Message #{message_id} is queued again.", "success")
+    return redirect(url_for("outbox.index"))
+
+
+@bp.route("/retry-failed", methods=["POST"])
+@role_required(Role.ADMIN)
+def retry_failed():
+    """Put every failed message back in the queue."""
+    count = outbox.retry_failed(actor=current_user.username)
+    flash(f"{count} failed message(s) queued again.", "success" if count else "info")
+    return redirect(url_for("outbox.index"))

@@ -1,0 +1,218 @@
+"""The outbox table's use cases: claim due mail, record each outcome, retry, report.
+
+No SMTP here. Every function is one short transaction, so a sender never holds the database
+while it talks to a mail server, and a request writing new mail never waits on a sender."""
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.database import write_transaction
+from app.exceptions import NotFound, TransitionNotAllowed
+from app.extensions import db
+from app.models import OutboxMessage, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# Claimed together by one sender; small, so a crashed sender strands few messages.
+BATCH_SIZE = 10
+ERROR_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a sender needs from one row, read before the transaction ends (no ORM object leaks)."""
+
+    id: int
+    incident_id: int | None
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str
+    created_at: datetime
+
+
+def backoff_for(attempts: int) -> timedelta:
+    """Wait after the `attempts`-th failed attempt: OUTBOX_BACKOFF_SECONDS doubling each time."""
+    return timedelta(seconds=current_app.config["OUTBOX_BACKOFF_SECONDS"] * 2 ** max(attempts - 1, 0))
+
+
+def claim_ttl() -> timedelta:
+    """How long a claim may last before another sender takes the row back.
+
+    A batch cannot legitimately outlast every message in it timing out on connect, greeting,
+    envelope and data, so a claim older than that belongs to a sender that died."""
+    return timedelta(seconds=BATCH_SIZE * 6 * current_app.config["MAIL_TIMEOUT_SECONDS"])
+
+
+def claim_due(*, worker: str, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
+    """Atomically mark up to `limit` due pending rows as ours (oldest first); their ids.
+
+    One UPDATE guarded by `status = 'pending'`: on SQLite the write lock (BEGIN IMMEDIATE)
+    serialises claimers; on PostgreSQL the sub-select skips rows another sender has locked and
+    the guard is re-checked after any wait, so no row is ever claimed twice."""
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claim = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=utcnow())
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    with write_transaction():
+        ids = sorted(db.session.scalars(claim))
+    return ids
+
+
+def read_claimed(*, message_id: int, worker: str) -> Envelope | None:
+    """The claimed row's content, or None when the claim was lost (taken back as stale)."""
+    row = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.incident_id, OutboxMessage.recipient,
+               OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html,
+               OutboxMessage.created_at)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING,
+               OutboxMessage.claimed_by == worker)
+    ).one_or_none()
+    db.session.commit()  # end the read before the SMTP conversation starts
+    return Envelope(*row) if row else None
+
+
+def mark_sent(*, message_id: int, worker: str) -> bool:
+    """The server accepted the message; False when our claim had already been taken back."""
+    with write_transaction():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claimed_by == worker)
+            .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=OutboxMessage.attempts + 1,
+                    claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount == 1
+
+
+def record_failure(*, message_id: int, worker: str, error: str) -> OutboxStatus | None:
+    """One delivery attempt failed: back off and stay pending, or fail for good at the last
+    attempt. Returns the new status, or None when our claim had already been taken back."""
+    with write_transaction():
+        message = db.session.scalar(
+            select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                        OutboxMessage.status == OutboxStatus.SENDING,
+                                        OutboxMessage.claimed_by == worker).with_for_update()
+        )
+        if message is None:
+            return None
+        _count_failure(message, error)
+        status = message.status
+    return status
+
+
+def release(*, message_ids: Iterable[int], worker: str, error: str) -> int:
+    """Hand claimed rows back untouched when the server could not be reached at all.
+
+    No attempt is counted: the message was never tried, so an outage of any length makes
+    mail wait rather than fail. `last_error` tells admins why it waits."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    with write_transaction():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claimed_by == worker)
+            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None,
+                    last_error=_clip(error))
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount
+
+
+def reclaim_stale(*, now: datetime) -> list[int]:
+    """Take back rows whose sender died mid-claim; each counts as a failed attempt, so a message
+    that crashes its sender every time ends up `failed` instead of looping forever."""
+    with write_transaction():
+        stale = list(db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claimed_at < now - claim_ttl())
+            .with_for_update(skip_locked=True)
+        ))
+        for message in stale:
+            _count_failure(message, f"claim by {message.claimed_by} expired; the sender probably stopped "
+                                    "mid-send, so the message may have gone out already")
+        ids = [message.id for message in stale]
+    return ids
+
+
+def retry_message(*, message_id: int, actor: str) -> None:
+    """Put one failed message back in the queue with a fresh set of attempts."""
+    with write_transaction():
+        message = db.session.get(OutboxMessage, message_id, with_for_update=True)
+        if message is None:
+            raise NotFound(f"Outbox message {message_id} was not found.")
+        if message.status != OutboxStatus.FAILED:
+            raise TransitionNotAllowed(
+                f"Outbox message {message_id} is {message.status.value}; only failed messages are retried."
+            )
+        _requeue(message)
+    log.info("%s requeued outbox message #%s", actor, message_id)
+
+
+def retry_failed(*, actor: str) -> int:
+    """Put every failed message back in the queue; how many."""
+    with write_transaction():
+        failed = list(db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED).with_for_update()
+        ))
+        for message in failed:
+            _requeue(message)
+    log.info("%s requeued %s failed outbox message(s)", actor, len(failed))
+    return len(failed)
+
+
+def counts() -> dict[OutboxStatus, int]:
+    """How many rows are in each status (every status present, zero included)."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    found = dict(rows)
+    return {status: found.get(status, 0) for status in OutboxStatus}
+
+
+def list_messages(*, statuses: Iterable[OutboxStatus], limit: int = 100) -> list[OutboxMessage]:
+    """Rows in any of `statuses`, oldest first."""
+    return list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status.in_(list(statuses)))
+        .order_by(OutboxMessage.id).limit(limit)
+    ))
+
+
+def _count_failure(message: OutboxMessage, error: str) -> None:
+    message.attempts += 1
+    message.last_error = _clip(error)
+    message.claimed_by = None
+    message.claimed_at = None
+    if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        message.status = OutboxStatus.FAILED
+    else:
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = utcnow() + backoff_for(message.attempts)
+
+
+def _requeue(message: OutboxMessage) -> None:
+    message.status = OutboxStatus.PENDING
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= ERROR_MAX else error[: ERROR_MAX - 1] + "…"

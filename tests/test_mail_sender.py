@@ -1,0 +1,197 @@
+"""The in-process background sender: started by the first request, woken by committed mail,
+never in a request's way, logging its own failures, safe across fork."""
+import base64
+import logging
+import os
+import time
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.extensions import db
+from app.mail import outbox
+from app.models import OutboxMessage, OutboxStatus
+from tests import factories
+from tests.smtp import mail_app, silent_listener
+
+pytestmark = pytest.mark.smtp
+
+# Long enough that only a wake-up (not a poll) can explain prompt delivery.
+POLL_SECONDS = 30
+
+
+@pytest.fixture
+def app(app, smtp):
+    """The test app with its in-process sender on, sending to the test SMTP server."""
+    with mail_app(app, smtp.port, OUTBOX_BACKGROUND_SENDER=True, OUTBOX_POLL_SECONDS=POLL_SECONDS) as built:
+        yield built
+
+
+@pytest.fixture
+def mail_logs(caplog):
+    """Captured app.mail log records. Re-enables the app's loggers, which Alembic's fileConfig
+    (run in-process by the schema fixture) disables."""
+    for name in ("app.mail.sender", "app.mail.delivery", "app.mail.outbox"):
+        logging.getLogger(name).disabled = False
+    caplog.set_level(logging.INFO, logger="app.mail")
+    return caplog
+
+
+def basic(username: str) -> dict[str, str]:
+    """An HTTP Basic Authorization header for a test user."""
+    token = base64.b64encode(f"{username}:{factories.PASSWORD}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def sender(app):
+    """This app's background sender."""
+    return app.extensions["outbox_sender"]
+
+
+def statuses() -> list[OutboxStatus]:
+    """Every outbox row's status, oldest first."""
+    db.session.rollback()  # end any read snapshot: see what the senders committed
+    return list(db.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
+
+
+def timed_lifecycle(client, people) -> dict[str, float]:
+    """Create, assign, start and resolve one incident through the API; each request's seconds."""
+    timings = {}
+
+    def call(name, method, path, user, body):
+        started = time.perf_counter()
+        response = client.open(path, method=method, json=body, headers=basic(user))
+        timings[name] = time.perf_counter() - started
+        assert response.status_code in (200, 201), response.get_data(as_text=True)
+        return response.get_json()
+
+    incident = call("create", "POST", "/incidents/", "reporter",
+                    {"title": "Mail server test", "description": "Timing a request."})
+    path = f"/incidents/{incident['id']}"
+    call("assign", "PUT", path, "admin", {"technician_id": people["tech"].id})
+    call("start", "PUT", path, "tech", {"status": "in_progress"})
+    call("resolve", "PUT", path, "tech", {"status": "resolved", "resolution_notes": "Restarted it."})
+    return timings
+
+
+def report(record_property, label: str, timings: dict[str, float]) -> None:
+    """Record the request times (they are measured, not asserted) and print them for `-s` runs."""
+    record_property(f"request_ms_{label}", {k: round(v * 1000, 1) for k, v in timings.items()})
+    print(f"\nrequest times with SMTP {label}: "
+          + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()))
+
+
+def test_no_sender_without_a_mail_server_or_when_switched_off(app):
+    """No MAIL_SERVER (mail is only logged) or OUTBOX_BACKGROUND_SENDER off: no thread at all."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    assert "outbox_sender" not in create_app("testing", SQLALCHEMY_DATABASE_URI=uri,
+                                             OUTBOX_BACKGROUND_SENDER=True).extensions
+    assert "outbox_sender" not in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, MAIL_SERVER="127.0.0.1",
+                                             OUTBOX_BACKGROUND_SENDER=False).extensions
+
+
+def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, mail_logs):
+    """MAIL_SERVER unset: each committed message is logged and stays pending."""
+    app.config["MAIL_SERVER"] = None
+    incident = factories.make_incident(people["reporter"])
+
+    kept = [r.getMessage() for r in mail_logs.records if "kept, not sent" in r.getMessage()]
+    assert len(kept) == 2
+    assert all(f"[INC-{incident.id}] Created" in line for line in kept)
+    assert statuses() == [OutboxStatus.PENDING] * 2
+
+
+def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, client, people):
+    """No thread until a request comes; then committed mail goes out without waiting for a poll."""
+    assert not sender(app).running
+    client.get("/login")
+    assert sender(app).running
+
+    started = time.monotonic()
+    factories.make_incident(people["reporter"])
+    inbox = smtp.inbox.wait_for(2, timeout=POLL_SECONDS / 2)
+
+    assert len(inbox) == 2, "delivered by the wake-up, long before the next poll"
+    assert time.monotonic() - started < POLL_SECONDS / 2
+    sender(app).stop(timeout=10)
+    assert not sender(app).running
+    assert statuses() == [OutboxStatus.SENT] * 2
+
+
+def test_smtp_down_requests_stay_fast_mail_waits_and_then_goes_out_once(app, smtp, client, people,
+                                                                        record_property):
+    """With the sender running against a dead server, every request succeeds (timed); when the
+    server returns, the sender delivers each message exactly once."""
+    app.config["OUTBOX_POLL_SECONDS"] = 0.2  # short outage back-off, so the test sees recovery soon
+    client.get("/login")
+    smtp.stop()
+
+    down = timed_lifecycle(client, people)
+    report(record_property, "down (connection refused)", down)
+    time.sleep(0.5)  # the sender has tried, and failed, by now
+    assert set(statuses()) == {OutboxStatus.PENDING}
+    waiting = len(statuses())
+    assert waiting == 5
+
+    smtp.start()
+    inbox = smtp.inbox.wait_for(waiting, timeout=20)
+    assert len(inbox) == waiting
+    time.sleep(0.5)  # any duplicate would arrive now
+    assert len(smtp.inbox.messages) == waiting
+    assert len(set(smtp.inbox.message_ids())) == waiting
+    assert set(statuses()) == {OutboxStatus.SENT}
+
+    up = timed_lifecycle(client, people)
+    report(record_property, "up", up)
+    assert len(smtp.inbox.wait_for(2 * waiting)) == 2 * waiting
+
+
+def test_a_hung_smtp_server_does_not_slow_requests(app, people, record_property):
+    """The sender stuck in a connect that never gets a greeting: requests still succeed (timed)."""
+    with silent_listener() as port, mail_app(app, port, OUTBOX_BACKGROUND_SENDER=True,
+                                             MAIL_TIMEOUT_SECONDS=3) as hung:
+        client = hung.test_client()
+        client.get("/login")
+        hung_timings = timed_lifecycle(client, people)
+        report(record_property, "hung (accepts, never answers)", hung_timings)
+        assert set(statuses()) <= {OutboxStatus.PENDING, OutboxStatus.SENDING}
+
+
+def test_the_sender_logs_a_failed_pass_and_keeps_going(app, smtp, client, people, mail_logs, monkeypatch):
+    """A pass that blows up is logged with its traceback; the next pass delivers."""
+    real_claim = outbox.claim_due
+    calls = []
+
+    def claim_once_broken(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(outbox, "claim_due", claim_once_broken)
+    factories.make_incident(people["reporter"])
+    client.get("/login")  # starts the sender; its first pass fails
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender(app).wake()
+
+    assert len(smtp.inbox.wait_for(2)) == 2
+    failures = [r for r in mail_logs.records if r.levelno == logging.ERROR]
+    assert failures and "pass failed" in failures[0].getMessage()
+    assert "database went away" in str(failures[0].exc_info[1])
+
+
+def test_a_forked_child_starts_its_own_sender(app, client):
+    """After fork the child has no thread and a fresh lock, even when the parent was mid-start."""
+    client.get("/login")
+    background = sender(app)
+    with background._lock:  # the parent is (as it were) starting the thread as it forks
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status, never return into pytest
+            fresh = not background.running and background._lock.acquire(timeout=1)
+            os._exit(0 if fresh else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert background.running
