@@ -1,0 +1,86 @@
+"""The account page: change password, create API tokens (shown once) and revoke them."""
+import re
+
+from sqlalchemy import select
+
+from app.auth.service import issue_token, list_tokens, user_for_token
+from app.extensions import db
+from app.models import ApiToken
+from tests.web_helpers import field_error, flashes, html, login
+
+
+def test_changing_the_password(client, people):
+    """The new password works, the old one no longer does."""
+    user = people["reporter"]
+    login(client, user)
+    response = client.post("/ui/account/password", data={
+        "current_password": "password123", "new_password": "a-new-secret", "confirm": "a-new-secret"})
+    assert response.status_code == 302 and response.headers["Location"] == "/ui/account"
+    assert ("success", "Your password was changed.") in flashes(html(client.get("/ui/account")))
+    login(client, user, password="a-new-secret")
+    client.post("/logout")
+    assert client.post("/login", data={"username": user.username, "password": "password123"}).status_code == 200
+
+
+def test_password_errors_are_shown_next_to_the_field(client, people):
+    """Wrong current password, too short, or not repeated the same: each by its field."""
+    login(client, people["reporter"])
+    cases = [
+        ({"current_password": "wrong-one", "new_password": "a-new-secret", "confirm": "a-new-secret"},
+         "current_password", "The current password is wrong."),
+        ({"current_password": "password123", "new_password": "short", "confirm": "short"},
+         "new_password", "Must be at least 8 characters."),
+        ({"current_password": "password123", "new_password": "a-new-secret", "confirm": "different"},
+         "confirm", "The passwords differ."),
+    ]
+    for data, field, message in cases:
+        response = client.post("/ui/account/password", data=data)
+        assert response.status_code == 422
+        assert field_error(html(response), field) == message
+    login(client, people["reporter"], password="password123")
+
+
+def test_a_new_token_is_shown_once_and_works(client, people):
+    """The plain token is on the response to the POST, never again; only its hash is stored."""
+    login(client, people["tech"])
+    response = client.post("/ui/account/tokens", data={"name": "monitoring", "ttl_days": "7"})
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    page = html(response)
+    plain = re.search(r'id="new-token-value" type="text" value="([^"]+)" readonly', page).group(1)
+    assert user_for_token(plain)[0].id == people["tech"].id
+    assert ("success", "Token “monitoring” was created. Copy it now: it will not be shown again.") in flashes(page)
+    (token,) = list_tokens(user=people["tech"])
+    assert round((token.expires_at - token.created_at).total_seconds() / 86400) == 7
+    again = html(client.get("/ui/account"))
+    assert plain not in again and "monitoring" in again
+    assert plain not in response.headers.get("Set-Cookie", "")
+
+
+def test_token_form_errors(client, people):
+    """A nameless token or an unknown lifetime is refused by the field."""
+    login(client, people["tech"])
+    response = client.post("/ui/account/tokens", data={"name": "", "ttl_days": "30"})
+    assert response.status_code == 422 and field_error(html(response), "name") == "This field is required."
+    response = client.post("/ui/account/tokens", data={"name": "x", "ttl_days": "3650"})
+    assert response.status_code == 422 and field_error(html(response), "ttl_days") == "Not a valid choice."
+    assert list_tokens(user=people["tech"]) == []
+
+
+def test_revoking_a_token(client, people):
+    """The token stops working and leaves the list."""
+    token, plain = issue_token(user=people["tech"], name="old script")
+    login(client, people["tech"])
+    response = client.post(f"/ui/account/tokens/{token.id}/revoke", follow_redirects=True)
+    assert ("success", "Token “old script” was revoked.") in flashes(html(response))
+    assert user_for_token(plain) is None and "old script" not in html(client.get("/ui/account"))
+
+
+def test_nobody_can_revoke_someone_elses_token(client, people):
+    """Another user's token id is a 404, and the token keeps working."""
+    token, plain = issue_token(user=people["tech"], name="theirs")
+    login(client, people["admin"])
+    assert client.post(f"/ui/account/tokens/{token.id}/revoke").status_code == 404
+    assert client.post("/ui/account/tokens/999999/revoke").status_code == 404
+    assert user_for_token(plain) is not None
+    assert db.session.scalar(select(ApiToken.revoked_at).where(ApiToken.id == token.id)) is None
