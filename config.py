@@ -51,9 +51,13 @@ class Config:
     OUTBOX_BACKGROUND_SENDER = _bool("OUTBOX_BACKGROUND_SENDER", True)
 
     APP_BASE_URL = (os.environ.get("APP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    # How many proxies in front (nginx, a load balancer) set X-Forwarded-For / -Proto. 0: none,
+    # the headers are ignored, so a client cannot pick the address the rate limits count.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
+    RATELIMIT_TOKENS = os.environ.get("RATELIMIT_TOKENS") or "10 per minute"  # POST /auth/tokens
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LOCKOUT_THRESHOLD = _int("LOGIN_LOCKOUT_THRESHOLD", 5)
     LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 300)

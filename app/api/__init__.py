@@ -1,6 +1,10 @@
-"""The JSON API (Flask-RESTful)."""
+"""The JSON API (Flask-RESTful): every resource is listed in `routes.py`."""
 from flask import Blueprint
 
-bp = Blueprint("api", __name__)
+from app.extensions import csrf
 
-from app.api import health  # noqa: E402,F401
+bp = Blueprint("api", __name__, template_folder="templates")
+# The API never reads cookies, so a cross-site form cannot act through it: no CSRF token needed.
+csrf.exempt(bp)
+
+from app.api import browser, docs, routes  # noqa: E402,F401  (they register themselves on bp)

@@ -1,0 +1,75 @@
+"""`@operation`: what a resource method takes and answers, enforced and documented in one place.
+
+The wrapper authenticates (401), applies the coarse role gate (403), reads the query and the body
+through their schemas (400/413/415/422), then calls the method with `actor`, `query`, `body`.
+`openapi.py` reads the same `Operation` to write the document, so the two cannot disagree."""
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+
+from marshmallow import Schema
+
+from app.api import payload
+from app.api.auth import authenticate
+from app.exceptions import PermissionDenied
+from app.incidents.lifecycle import Role
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method of one resource, as the OpenAPI document describes it."""
+
+    summary: str
+    description: str = ""
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    status: int = 200
+    returns: type[Schema] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    errors: frozenset[int] = frozenset()
+    roles: frozenset[Role] | None = None
+    public: bool = False
+
+    @property
+    def error_statuses(self) -> list[int]:
+        """Every error status this operation can answer, from what it reads plus its own."""
+        statuses = {500, *self.errors}
+        if not self.public:
+            statuses.add(401)
+        if self.roles is not None:
+            statuses.add(403)
+        if self.query is not None:
+            statuses.add(422)
+        if self.body is not None:
+            statuses.update({400, 413, 415, 422})
+        return sorted(statuses)
+
+
+def operation(summary: str, *, description: str = "", query: type[Schema] | None = None,
+              body: type[Schema] | None = None, status: int = 200, returns: type[Schema] | None = None,
+              headers: dict[str, str] | None = None, errors: Iterable[int] = (),
+              roles: Iterable[Role] | None = None, public: bool = False) -> Callable:
+    """Declare a resource method: its inputs, its answer and who may call it."""
+    spec = Operation(summary=summary, description=description, query=query, body=body, status=status,
+                     returns=returns, headers=headers or {}, errors=frozenset(errors),
+                     roles=frozenset(roles) if roles is not None else None, public=public)
+
+    def decorate(method: Callable) -> Callable:
+        @wraps(method)
+        def run(resource, *args, **kwargs):
+            if not spec.public:
+                actor = authenticate().user
+                if spec.roles is not None and actor.role not in spec.roles:
+                    allowed = " or ".join(sorted(role.value for role in spec.roles))
+                    raise PermissionDenied(f"This needs the {allowed} role.")
+                kwargs["actor"] = actor
+            if spec.query is not None:
+                kwargs["query"] = payload.query(spec.query)
+            if spec.body is not None:
+                kwargs["body"] = payload.body(spec.body)
+            return method(resource, *args, **kwargs)
+
+        run.operation = spec
+        return run
+
+    return decorate

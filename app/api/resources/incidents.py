@@ -1,0 +1,102 @@
+"""/incidents/ and /incidents/<id>: list, report, read, update (edit, assign, move)."""
+from flask import url_for
+from flask_restful import Resource
+
+from app.api.operations import operation
+from app.api.pagination import link_header
+from app.api.payload import etag, expected_version
+from app.api.schemas import (
+    IncidentCreateSchema,
+    IncidentPageSchema,
+    IncidentQuerySchema,
+    IncidentSchema,
+    IncidentUpdateSchema,
+)
+from app.incidents import queries, service
+from app.models import Incident as IncidentRow
+from app.models import User
+
+DETAIL_FIELDS = ("title", "description", "severity", "category")
+UPDATE_DESCRIPTION = (
+    "A partial update: any of the details (title, description, severity, category), an assignment "
+    "(`technician_id`, admins) and a move (`status` with `resolution_notes` or `reason`), applied "
+    "together or not at all. Guard against lost updates with `If-Match: <ETag>` or `version`. "
+    "PUT and PATCH behave the same."
+)
+
+
+def _person(value: str | None, actor: User) -> int | None:
+    """A person filter's id: a number, or the caller for `me`."""
+    if value is None or value == "none":
+        return None
+    return actor.id if value == "me" else int(value)
+
+
+def _answer(incident: IncidentRow, status: int = 200, **headers):
+    return IncidentSchema().dump(incident), status, {"ETag": etag(incident), **headers}
+
+
+class IncidentList(Resource):
+    """The incidents the caller may see."""
+
+    tag = "incidents"
+
+    @operation("List incidents", query=IncidentQuerySchema, returns=IncidentPageSchema,
+               headers={"Link": "RFC 8288 links to the first, prev, next and last pages."},
+               description="Newest first unless `sort` says otherwise. Reporters see their own incidents only. "
+                           "A browser (no Authorization header, HTML preferred) is redirected to /ui/incidents/.")
+    def get(self, actor, query):
+        """A filtered, sorted page of incidents with Link headers."""
+        filters = queries.IncidentFilters(
+            status=query.get("status", []), severity=query.get("severity", []),
+            category=query.get("category", []), technician_id=_person(query.get("technician"), actor),
+            unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
+            q=query.get("q"))
+        page = queries.list_incidents(actor=actor, filters=filters, sort=query["sort"], page=query["page"],
+                                      per_page=query["per_page"])
+        return IncidentPageSchema().dump(page), 200, {"Link": link_header(page)}
+
+    @operation("Report an incident", body=IncidentCreateSchema, status=201, returns=IncidentSchema,
+               headers={"Location": "The new incident's URL.", "ETag": "The incident's version, quoted."},
+               errors=(403,))
+    def post(self, actor, body):
+        """Create an incident reported by the caller."""
+        incident = service.create_incident(actor=actor, **body)
+        return _answer(incident, 201, Location=url_for("api.incident", incident_id=incident.id, _external=True))
+
+
+class Incident(Resource):
+    """One incident."""
+
+    tag = "incidents"
+
+    @operation("Get an incident", returns=IncidentSchema,
+               headers={"ETag": "The incident's version, quoted; send it back in If-Match."})
+    def get(self, incident_id, actor):
+        """The incident with its ETag; 404 when the caller may not see it."""
+        return _answer(queries.get_incident(actor=actor, incident_id=incident_id))
+
+    @operation("Update an incident", description=UPDATE_DESCRIPTION, body=IncidentUpdateSchema,
+               returns=IncidentSchema, headers={"ETag": "The incident's new version, quoted."},
+               errors=(403, 409, 412))
+    def put(self, incident_id, actor, body):
+        """Edit, assign and move in one transaction."""
+        return self._update(incident_id, actor, body)
+
+    @operation("Update an incident (same as PUT)", description=UPDATE_DESCRIPTION, body=IncidentUpdateSchema,
+               returns=IncidentSchema, headers={"ETag": "The incident's new version, quoted."},
+               errors=(403, 409, 412))
+    def patch(self, incident_id, actor, body):
+        """PUT's partial update under its conventional name."""
+        return self._update(incident_id, actor, body)
+
+    @staticmethod
+    def _update(incident_id: int, actor: User, body: dict):
+        incident = queries.get_incident(actor=actor, incident_id=incident_id)
+        service.update_incident(
+            actor=actor, incident=incident,
+            details={name: body[name] for name in DETAIL_FIELDS if name in body},
+            technician_id=body.get("technician_id", service.UNSET), status=body.get("status"),
+            resolution_notes=body.get("resolution_notes"), reason=body.get("reason"),
+            expected_version=expected_version(incident, body.get("version")))
+        return _answer(incident)

@@ -1,0 +1,49 @@
+"""/users/ and /users/<id>: accounts (admins; technicians may list the technicians)."""
+from flask import url_for
+from flask_restful import Resource
+
+from app.api.operations import operation
+from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema
+from app.auth import service as accounts
+from app.incidents.lifecycle import Role
+from app.incidents.service import technicians
+
+
+class UserList(Resource):
+    """Every account."""
+
+    tag = "users"
+
+    @operation("List users", returns=UserListSchema, roles=(Role.ADMIN, Role.TECHNICIAN),
+               description="Admins get every user, deactivated ones included, by username; technicians get "
+                           "the active technicians (the people an incident can be assigned to).")
+    def get(self, actor):
+        """Everyone for admins; active technicians for technicians."""
+        users = accounts.list_users() if actor.role == Role.ADMIN else technicians()
+        return UserListSchema().dump({"items": users})
+
+    @operation("Create a user", body=UserCreateSchema, status=201, returns=UserSchema, roles=(Role.ADMIN,),
+               headers={"Location": "The new user's URL."})
+    def post(self, actor, body):
+        """A new active account."""
+        user = accounts.create_user(**body)
+        return UserSchema().dump(user), 201, {"Location": url_for("api.user", user_id=user.id, _external=True)}
+
+
+class User(Resource):
+    """One account."""
+
+    tag = "users"
+
+    @operation("Get a user", returns=UserSchema, roles=(Role.ADMIN,))
+    def get(self, user_id, actor):
+        """One account by id."""
+        return UserSchema().dump(accounts.get_user(user_id))
+
+    @operation("Change a user", body=UserUpdateSchema, returns=UserSchema, roles=(Role.ADMIN,),
+               description="Change the role, name or email, or deactivate (`active: false`): a deactivated "
+                           "user cannot log in and their tokens stop working. Users are never deleted.")
+    def patch(self, user_id, actor, body):
+        """Role, name, email or active flag."""
+        user = accounts.get_user(user_id)
+        return UserSchema().dump(accounts.update_user(user=user, **body))

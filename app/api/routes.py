@@ -1,0 +1,34 @@
+"""Every URL of the JSON API, in one place."""
+from flask_restful import Api
+
+from app.api import bp
+from app.api.resources.incidents import Incident, IncidentList
+from app.api.resources.meta import Health, OpenApiDocument
+from app.api.resources.session import CurrentToken, Me, Tokens
+from app.api.resources.timeline import IncidentComments, IncidentEvents
+from app.api.resources.users import User, UserList
+
+ID = "int(min=1,max=2147483647)"  # larger ids cannot exist; refusing them here keeps them from SQL
+
+
+class ProblemApi(Api):
+    """Flask-RESTful that leaves every error to the app's handlers (app/errors.py), so 404, 405,
+    413, 429 and 500 from the API all come out as application/problem+json, like the rest."""
+
+    def handle_error(self, e):
+        """Re-raise: Flask-RESTful then falls back to the application's own handlers."""
+        raise e
+
+
+api = ProblemApi(bp)
+api.add_resource(Tokens, "/auth/tokens", endpoint="tokens")
+api.add_resource(CurrentToken, "/auth/tokens/current", endpoint="current_token")
+api.add_resource(Me, "/me", endpoint="me")
+api.add_resource(IncidentList, "/incidents/", endpoint="incidents")
+api.add_resource(Incident, f"/incidents/<{ID}:incident_id>", endpoint="incident")
+api.add_resource(IncidentEvents, f"/incidents/<{ID}:incident_id>/events", endpoint="incident_events")
+api.add_resource(IncidentComments, f"/incidents/<{ID}:incident_id>/comments", endpoint="incident_comments")
+api.add_resource(UserList, "/users/", endpoint="users")
+api.add_resource(User, f"/users/<{ID}:user_id>", endpoint="user")
+api.add_resource(Health, "/health", endpoint="health")
+api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")

@@ -1,0 +1,223 @@
+"""What the API reads and writes. The same classes validate requests and generate /openapi.json,
+so the document cannot drift from the checks. Field rules the domain owns (non-blank text, control
+characters, who may be assigned) are re-checked by the services; these schemas only parse."""
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.api.fields import NO_CONTROL_CHARS, Choice, Pattern, StrictBoolean, UTCDateTime
+from app.auth.service import USERNAME_RE
+from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Role, Severity, Status
+from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
+from app.models import EventKind
+
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+# The service's own address rule, minus whitespace and control characters anywhere.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+
+
+def _id(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _text(max_length: int, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class Input(Schema):
+    """A request body: unknown fields are errors, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Query(Schema):
+    """Query parameters: unknown ones are ignored, as caches and proxies add their own."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+class UserRefSchema(Schema):
+    """Who did or owns something."""
+
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class UserSchema(UserRefSchema):
+    """A user account."""
+
+    email = fields.String(required=True)
+    role = fields.Enum(Role, by_value=fields.String, required=True)
+    active = fields.Boolean(required=True)
+
+
+class UserListSchema(Schema):
+    items = fields.List(fields.Nested(UserSchema), required=True)
+
+
+class IncidentSchema(Schema):
+    """One incident; `version` goes up by one with every change to it."""
+
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True, metadata={"example": "INC-42"})
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    severity = fields.Enum(Severity, by_value=fields.String, required=True)
+    category = fields.Enum(Category, by_value=fields.String, required=True)
+    status = fields.Enum(Status, by_value=fields.String, required=True)
+    reporter = fields.Nested(UserRefSchema, required=True)
+    technician = fields.Nested(UserRefSchema, required=True, allow_none=True)
+    resolution_notes = fields.String(required=True, allow_none=True)
+    created_at = UTCDateTime(required=True)
+    updated_at = UTCDateTime(required=True)
+    assigned_at = UTCDateTime(required=True, allow_none=True)
+    resolved_at = UTCDateTime(required=True, allow_none=True)
+    closed_at = UTCDateTime(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+
+
+class IncidentPageSchema(Schema):
+    """One page of a listing; `per_page` is the size actually used (at most 100)."""
+
+    items = fields.List(fields.Nested(IncidentSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class EventSchema(Schema):
+    """One timeline entry. `changes` maps a field to [old, new]; `body` is a comment, the
+    resolution notes or a reopen reason."""
+
+    id = fields.Integer(required=True)
+    kind = fields.Enum(EventKind, by_value=fields.String, required=True)
+    actor = fields.Nested(UserRefSchema, required=True)
+    created_at = UTCDateTime(required=True)
+    from_status = fields.Enum(Status, by_value=fields.String, required=True, allow_none=True)
+    to_status = fields.Enum(Status, by_value=fields.String, required=True, allow_none=True)
+    changes = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)),
+                          required=True, allow_none=True)
+    body = fields.String(required=True, allow_none=True)
+
+
+class EventListSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema), required=True)
+
+
+class TokenSchema(Schema):
+    """A new bearer token. It is shown this once; only its hash is stored."""
+
+    token = fields.String(required=True)
+    expires_at = UTCDateTime(required=True, allow_none=True)
+    user = fields.Nested(UserSchema, required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details; `errors` lists messages per field on 422."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+# ---- input ----------------------------------------------------------------------------------
+
+class TokenRequestSchema(Input):
+    """Credentials to exchange for a bearer token."""
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    name = fields.String(validate=[validate.Length(min=1, max=100), Pattern(NO_CONTROL_CHARS)],
+                         metadata={"description": "A label for the token, e.g. the script using it."})
+    expires_in_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365),
+                                     metadata={"description": "Lifetime; API_TOKEN_TTL_DAYS (30) by default."})
+
+
+class IncidentCreateSchema(Input):
+    """A new incident; the reporter is the caller."""
+
+    title = _text(TITLE_MAX, required=True)
+    description = _text(DESCRIPTION_MAX, required=True)
+    severity = Choice(Severity, metadata={"default": Severity.MEDIUM.value})
+    category = Choice(Category, metadata={"default": Category.OTHER.value})
+
+
+class IncidentUpdateSchema(Input):
+    """Any mix of an edit, an assignment and a move, applied together or not at all."""
+
+    title = _text(TITLE_MAX)
+    description = _text(DESCRIPTION_MAX)
+    severity = Choice(Severity)
+    category = Choice(Category)
+    technician_id = _id(metadata={"description": "Assign (admins): the id of an active technician."})
+    status = Choice(Status, metadata={
+        "description": "The move to make: in_progress (start), resolved (needs resolution_notes), "
+                       "closed, or open (reopen, needs reason). `assigned` goes with technician_id."})
+    resolution_notes = _text(TEXT_MAX, metadata={"description": "Required when status is resolved."})
+    reason = _text(TEXT_MAX, metadata={"description": "Required when status is open (reopen)."})
+    version = _id(metadata={"description": "The version you edited; 412 if the incident has moved on."})
+
+    @validates_schema
+    def _notes_go_with_their_move(self, data, **kwargs):
+        """Notes and reasons mean nothing without the move they explain; never drop them silently."""
+        if "resolution_notes" in data and data.get("status") != Status.RESOLVED:
+            raise ValidationError("Only sent with status resolved.", "resolution_notes")
+        if "reason" in data and data.get("status") != Status.OPEN:
+            raise ValidationError("Only sent with status open (reopen).", "reason")
+
+
+class CommentSchema(Input):
+    body = _text(TEXT_MAX, required=True)
+
+
+class UserCreateSchema(Input):
+    """A new account (admins)."""
+
+    username = fields.String(required=True, validate=Pattern(USERNAME_RE.pattern))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256),
+                             metadata={"description": "At least PASSWORD_MIN_LENGTH (8) characters."})
+    role = Choice(Role, required=True)
+    email = fields.String(required=True, validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN)])
+    name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)],
+                         metadata={"description": "Display name; the username when left out."})
+
+
+class UserUpdateSchema(Input):
+    """Change a role, (de)activate, rename (admins). Deactivating also revokes the user's tokens."""
+
+    role = Choice(Role)
+    active = StrictBoolean()
+    name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)])
+    email = fields.String(validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN)])
+
+
+SORT_CHOICES = [prefix + key for key in SORTS for prefix in ("-", "")]
+
+
+class IncidentQuerySchema(Query):
+    """Filters, search, sort and paging for the incident list."""
+
+    status = fields.List(Choice(Status), metadata={"description": "Repeat to match any of several."})
+    severity = fields.List(Choice(Severity), metadata={"description": "Repeat to match any of several."})
+    category = fields.List(Choice(Category), metadata={"description": "Repeat to match any of several."})
+    technician = fields.String(validate=Pattern(r"^(?:me|none|[1-9][0-9]{0,9})$"), metadata={
+        "description": "A technician's id, `me`, or `none` for unassigned incidents."})
+    reporter = fields.String(validate=Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), metadata={
+        "description": "A reporter's id or `me`."})
+    q = fields.String(validate=[validate.Length(max=200), Pattern(NO_CONTROL_CHARS)], metadata={
+        "description": "Words to find in the title or description (each as a word prefix)."})
+    sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(SORT_CHOICES), metadata={
+        "description": "A field, `-` first for descending."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1), metadata={
+        "description": f"Page size; values above {MAX_PER_PAGE} are clamped to {MAX_PER_PAGE}."})
