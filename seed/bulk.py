@@ -3,16 +3,15 @@ database by set-based SQL (a recursive row generator), not the ORM one row at a 
 
 Values are derived from each row number by multiplicative hashing, so a run is reproducible.
 On SQLite the secondary indexes and the search trigger are set aside during the load and rebuilt
-once at the end (one sort instead of a million index updates). Tallies are recomputed after.
+once at the end (one sort instead of a million index updates). The tallies are incremented from
+the same generated values, so they stay exact without re-reading the table.
 """
-import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from app.auth.service import hash_password
 from app.extensions import db
-from app.incidents import tallies
 from app.incidents.lifecycle import Category, Role
 from app.models import Incident, User, utcnow
 
@@ -23,8 +22,8 @@ SERVICES = ["VPN", "mail", "payroll", "CRM", "wiki", "SSO", "backup", "DNS", "bi
             "checkout", "reporting", "git", "CI", "monitoring", "printing", "WiFi", "storage"]
 SYMPTOMS = ["is down", "is slow", "returns errors", "times out", "drops connections", "fails to start",
             "shows stale data", "rejects logins", "fills the disk", "uses all CPU", "loses messages"]
-HOSTS = [f"{kind}-{n:03d}" for kind in ("web", "db", "app", "cache", "lb", "mq", "file", "node")
-         for n in range(1, 401)]
+HOST_KINDS = ["web", "db", "app", "cache", "lb", "mq", "file", "node"]
+HOSTS_PER_KIND = 400
 NOTES = "Fixed and verified with the reporter."
 # Share of each status, in percent; most incidents of a mature portal are finished.
 STATUS_BANDS = [("closed", 60), ("resolved", 70), ("in_progress", 80), ("assigned", 90), ("open", 100)]
@@ -35,8 +34,9 @@ STEPS = [(0, "created", None, "open"), (1, "assigned", "open", "assigned"),
          (4, "closed", "resolved", "closed")]
 
 
-def ensure_bulk_users(password: str = "demo1234") -> dict[Role, list[int]]:
-    """Create the bulk reporters and technicians once (one password hash shared by all)."""
+def ensure_bulk_users(password: str = "demo1234") -> dict:
+    """Create the bulk reporters and technicians once (one password hash shared by all); return
+    their ids and an admin who does the assigning."""
     existing = set(db.session.scalars(select(User.username).where(User.username.like("bulk-%"))))
     digest = hash_password(password)
     for role, prefix, count in ((Role.REPORTER, "bulk-reporter", BULK_REPORTERS),
@@ -47,8 +47,20 @@ def ensure_bulk_users(password: str = "demo1234") -> dict[Role, list[int]]:
                 db.session.add(User(username=username, name=f"{role.value.title()} {i:03d}",
                                     email=f"{username}@example.com", role=role, password_hash=digest))
     db.session.commit()
-    return {role: list(db.session.scalars(select(User.id).where(User.role == role, User.active.is_(True))
-                                          .order_by(User.id))) for role in Role}
+
+    def ids(prefix: str) -> list[int]:
+        return list(db.session.scalars(select(User.id).where(User.username.like(f"{prefix}-%")).order_by(User.id)))
+
+    admin = db.session.scalar(select(User.id).where(User.role == Role.ADMIN).order_by(User.id))
+    return {"reporters": ids("bulk-reporter"), "technicians": ids("bulk-tech"),
+            "admin": admin if admin is not None else ids("bulk-reporter")[0]}
+
+
+def _pick(words: list[str], index: str) -> str:
+    """words[index] in SQL both databases understand: a slice of one fixed-width string."""
+    width = max(map(len, words)) + 1
+    packed = "".join(w.ljust(width) for w in words)
+    return f"trim(substr('{packed}', ({index}) * {width} + 1, {width}))"
 
 
 class _Sql:
@@ -56,11 +68,6 @@ class _Sql:
 
     def __init__(self, dialect: str):
         self.postgres = dialect == "postgresql"
-
-    def pick(self, param: str, index: str) -> str:
-        if self.postgres:
-            return f"(CAST(:{param} AS jsonb) ->> CAST({index} AS integer))"
-        return f"json_extract(:{param}, '$[' || ({index}) || ']')"
 
     def timestamp(self, epoch: str) -> str:
         if self.postgres:
@@ -85,18 +92,25 @@ def _generator(sql: _Sql) -> str:
     WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < :n),
     raw AS (
       SELECT i, :start_id + i AS id, {status} AS status, {severity} AS severity,
-        {sql.pick('categories', mix(3266489917, ':n_categories'))} AS category,
-        {sql.pick('services', mix(668265263, ':n_services'))} AS service,
-        {sql.pick('symptoms', mix(374761393, ':n_symptoms'))} AS symptom,
-        {sql.pick('hosts', mix(2166136261, ':n_hosts'))} AS host,
-        CAST({sql.pick('reporters', mix(1181783497, ':n_reporters'))} AS integer) AS reporter_id,
-        CAST({sql.pick('technicians', mix(3572933227, ':n_technicians'))} AS integer) AS technician_id,
-        CAST({sql.pick('admins', mix(1664525, ':n_admins'))} AS integer) AS admin_id,
+        {_pick([c.value for c in Category], mix(3266489917, len(Category)))} AS category,
+        {_pick(SERVICES, mix(668265263, len(SERVICES)))} AS service,
+        {_pick(SYMPTOMS, mix(374761393, len(SYMPTOMS)))} AS symptom,
+        {_pick(HOST_KINDS, mix(2166136261, len(HOST_KINDS)))} || '-' ||
+          CAST(101 + {mix(1103515245, HOSTS_PER_KIND)} AS varchar) AS host,
+        :first_reporter + {mix(1181783497, ':n_reporters')} AS reporter_id,
+        :first_technician + {mix(3572933227, ':n_technicians')} AS technician_id,
         :t0 + (i * :span) / :n AS created_epoch,
         600 * (1 + i % 12) AS gap
       FROM seq),
     gen AS (SELECT raw.*, {moves} AS moves FROM raw)
     """
+
+
+def _contiguous(ids: list[int]) -> int:
+    """The first id of a run of consecutive ids (the generator adds offsets to it)."""
+    if not ids or ids != list(range(ids[0], ids[0] + len(ids))):
+        raise RuntimeError("bulk users are not numbered consecutively; run `flask seed --reset` first")
+    return ids[0]
 
 
 def load(n: int, *, now: datetime | None = None) -> int:
@@ -109,15 +123,9 @@ def load(n: int, *, now: datetime | None = None) -> int:
     params = {
         "n": n, "start_id": start_id, "span": SPAN_DAYS * 86400,
         "t0": int((now - timedelta(days=SPAN_DAYS + 1)).timestamp()),
-        "categories": json.dumps([c.value for c in Category]), "n_categories": len(Category),
-        "services": json.dumps(SERVICES), "n_services": len(SERVICES),
-        "symptoms": json.dumps(SYMPTOMS), "n_symptoms": len(SYMPTOMS),
-        "hosts": json.dumps(HOSTS), "n_hosts": len(HOSTS),
-        "reporters": json.dumps(people[Role.REPORTER]), "n_reporters": len(people[Role.REPORTER]),
-        "technicians": json.dumps(people[Role.TECHNICIAN]), "n_technicians": len(people[Role.TECHNICIAN]),
-        "admins": json.dumps(people[Role.ADMIN] or people[Role.REPORTER]),
-        "n_admins": len(people[Role.ADMIN] or people[Role.REPORTER]),
-        "notes": NOTES,
+        "first_reporter": _contiguous(people["reporters"]), "n_reporters": len(people["reporters"]),
+        "first_technician": _contiguous(people["technicians"]), "n_technicians": len(people["technicians"]),
+        "admin_id": people["admin"], "notes": NOTES,
     }
     restore = _set_aside_indexes() if not sql.postgres else []
     at = sql.timestamp
@@ -137,7 +145,7 @@ def load(n: int, *, now: datetime | None = None) -> int:
     steps = " UNION ALL ".join(
         f"SELECT {k} AS k, '{kind}' AS kind, {repr(before) if before else 'NULL'} AS from_status, "
         f"'{after}' AS to_status" for k, kind, before, after in STEPS)
-    actor = ("CASE steps.kind WHEN 'assigned' THEN admin_id WHEN 'status_changed' THEN technician_id "
+    actor = ("CASE steps.kind WHEN 'assigned' THEN :admin_id WHEN 'status_changed' THEN technician_id "
              "WHEN 'resolved' THEN technician_id ELSE reporter_id END")
     connection.execute(text(_generator(sql) + f""", steps AS ({steps})
     INSERT INTO incident_events (incident_id, actor_id, kind, created_at, from_status, to_status, changes, body)
@@ -145,13 +153,24 @@ def load(n: int, *, now: datetime | None = None) -> int:
       CASE WHEN steps.kind = 'assigned' THEN '{{"technician": [null, "bulk"]}}' END,
       CASE WHEN steps.kind = 'resolved' THEN :notes END
     FROM gen JOIN steps ON steps.k < gen.moves"""), params)
+    connection.execute(text(_generator(sql) + """, scoped AS (
+      SELECT 'all' AS scope, status, severity, category FROM gen
+      UNION ALL SELECT 'tech:' || CAST(CASE WHEN moves >= 2 THEN technician_id ELSE 0 END AS varchar),
+        status, severity, category FROM gen
+      UNION ALL SELECT 'reporter:' || CAST(reporter_id AS varchar), status, severity, category FROM gen)
+    INSERT INTO incident_tallies (scope, status, severity, category, n)
+    SELECT scope, status, severity, category, count(*) FROM scoped WHERE true
+    GROUP BY scope, status, severity, category
+    ON CONFLICT (scope, status, severity, category) DO UPDATE SET n = incident_tallies.n + excluded.n"""),
+                       params)
     for statement in restore:
         connection.exec_driver_sql(statement)
     if sql.postgres:
         connection.exec_driver_sql(
             "SELECT setval(pg_get_serial_sequence('incidents', 'id'), (SELECT max(id) FROM incidents))")
-    tallies.rebuild()
     db.session.commit()
+    if not sql.postgres:
+        db.session.execute(text("PRAGMA analysis_limit = 1000"))  # sampled statistics: seconds, not minutes
     db.session.execute(text("ANALYZE"))
     db.session.commit()
     return n
@@ -161,6 +180,7 @@ def _set_aside_indexes() -> list[str]:
     """Drop the incident tables' secondary indexes and the search trigger (SQLite); return the
     statements that put them back, the search index rebuilt in one pass."""
     connection = db.session.connection()
+    connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for this load's sorts
     rows = connection.exec_driver_sql(
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ('incidents', 'incident_events') "
         "AND sql IS NOT NULL AND (type = 'index' OR (type = 'trigger' AND name = 'incidents_fts_insert'))"
