@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := run.py
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint pytest chromium db seed clean help
+.PHONY: run test lint pytest test-pg image image-tar chromium db seed clean help
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,7 +41,23 @@ lint: $(VENV)/.dev-installed  ## ruff
 pytest: $(VENV)/.dev-installed chromium  ## The pytest suite on SQLite
 	$(BIN)/python -m pytest
 
-test: lint pytest  ## Everything CI runs
+test-pg: $(VENV)/.dev-installed chromium  ## The same suite on a throwaway PostgreSQL (installed when missing)
+	PYTHON=$(BIN)/python scripts/pg-test
+
+test: lint pytest test-pg  ## Everything CI runs: lint, the suite on SQLite, then on PostgreSQL
+
+IMAGE ?= incident-portal:latest
+IMAGE_TAR ?= incident-portal.tar
+
+image:  ## Build the Docker image (needs a Docker engine; see docs/deploy.md)
+	docker build --pull -t $(IMAGE) .
+
+image-tar: image  ## Export the image to incident-portal.tar with docker save
+	docker save -o $(IMAGE_TAR) $(IMAGE)
+
+.PHONY: screenshots
+screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story in Chromium; PNGs to docs/screenshots/
+	PYTHONPATH=. $(BIN)/python scripts/screenshots.py
 
 clean:  ## Remove the virtualenv and local databases
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

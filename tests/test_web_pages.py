@@ -55,12 +55,12 @@ def test_anonymous_visitors_are_sent_to_log_in(client, scene, path):
 
 
 @pytest.mark.parametrize(("role", "present", "absent"), [
-    ("admin", ["/ui/users/", "/ui/account", "/ui/incidents/new"], []),
-    ("tech", ["/ui/account", "/ui/incidents/"], ["/ui/users/"]),
-    ("reporter", ["/ui/account", "/ui/incidents/new"], ["/ui/users/"]),
+    ("admin", ["/ui/users/", "/ui/outbox/", "/ui/account", "/ui/incidents/new"], []),
+    ("tech", ["/ui/account", "/ui/incidents/"], ["/ui/users/", "/ui/outbox/"]),
+    ("reporter", ["/ui/account", "/ui/incidents/new"], ["/ui/users/", "/ui/outbox/"]),
 ])
 def test_the_navigation_follows_the_role(client, people, role, present, absent):
-    """Admins get the Users link; nobody else does."""
+    """Admins get the Users and Outbox links; nobody else does."""
     login(client, people[role])
     nav = html(client.get("/")).split("</nav>")[0]
     for href in present:

@@ -1,0 +1,82 @@
+"""The portal in a real browser (Debian's Chromium through Playwright) against the seeded app."""
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser import story
+
+pytestmark = pytest.mark.browser
+
+GENERIC_LOGIN_ERROR = "Invalid username or password."
+
+
+def test_the_incident_story_from_report_to_close(page: Page):
+    """reporter1 reports -> admin1 assigns to tech1 -> tech1 starts and resolves -> reporter1 closes."""
+    story.run(page)
+
+
+@pytest.mark.parametrize(("username", "password"), [("reporter2", "not-the-password"), ("nobody", "demo1234")])
+def test_a_bad_login_shows_only_the_generic_message(page: Page, username, password):
+    """A wrong password and an unknown user read the same, and nobody is logged in."""
+    story.fill_login(page, username, password)
+    page.get_by_role("button", name="Log in").click()
+    expect(story.flashes(page)).to_have_text(GENERIC_LOGIN_ERROR)
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+
+
+def test_a_reporter_sees_no_assign_control(page: Page):
+    """On their own open incident a reporter gets no technician picker; an admin does."""
+    story.log_in(page, "reporter1", "Rita Reporter")
+    page.get_by_role("link", name="VPN drops every 10 minutes for remote staff").first.click()
+    expect(page.locator("#incident-status")).to_have_text("Open")
+    expect(page.get_by_label("Assign to")).to_have_count(0)
+    expect(page.get_by_role("button", name="Assign")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit details")).to_be_visible()
+    incident_url = page.url
+    story.log_out(page)
+    story.log_in(page, "admin1", "Alice Admin")
+    page.goto(incident_url)
+    expect(page.get_by_label("Assign to")).to_be_visible()
+
+
+def test_a_title_with_script_is_shown_as_text(page: Page):
+    """Markup typed into a title is displayed literally on every page; no script runs."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    title = '<script>alert("pwned")</script><img src=x onerror="alert(1)"> <b>bold</b>'
+    story.log_in(page, "reporter3", "Rosa Reporter")
+    page.goto("/ui/incidents/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill("<script>alert('description')</script>")
+    page.get_by_role("button", name="Report incident").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    expect(page.locator(".preserve-lines").first).to_have_text("<script>alert('description')</script>")
+    for path in ["/", "/ui/incidents/"]:
+        page.goto(path)
+        expect(page.get_by_role("link", name=title).first).to_be_visible()
+    assert page.locator("main b").count() == 0 and page.locator("main img").count() == 0
+    assert dialogs == []
+
+
+def test_phone_width_and_keyboard(page: Page):
+    """At 390px the menu and the list filters fold away and open (Bootstrap JS under the CSP);
+    the first Tab reaches the skip link, and a form can be sent with the keyboard alone."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    story.log_in(page, "tech2", "Tom Tech")
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation.get_by_role("link", name="Incidents")).to_be_hidden()
+    page.get_by_role("button", name="Toggle navigation").click()
+    navigation.get_by_role("link", name="Incidents").click()
+    expect(page.get_by_label("Search title and description")).to_be_hidden()
+    page.get_by_role("button", name="Filters").click()
+    page.get_by_label("Search title and description").fill("payroll")
+    page.get_by_label("Search title and description").press("Enter")
+    expect(page).to_have_url(re.compile(r"q=payroll"))
+    expect(page.locator("#result-count")).to_contain_text("Showing 1–1 of 1 incident matching the filters.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto("/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
