@@ -1,5 +1,6 @@
 """Command-line tools: `flask seed`, `flask create-user`."""
 import time
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -7,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
 from app.auth.service import create_user
+from app.backup import BackupError, backup_database
 from app.exceptions import InvalidInput
 from app.extensions import db
 from app.incidents.lifecycle import Role
@@ -57,9 +59,21 @@ def create_user_command(username: str, role: str, email: str, name: str | None, 
     click.echo(f"Created {user.role.value} {user.username} (id {user.id}).")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent online copy of the database to PATH (writes may continue)."""
+    try:
+        click.echo(backup_database(path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def init_app(app: Flask) -> None:
     from app.mail.cli import outbox_group
 
     app.cli.add_command(outbox_group)
     app.cli.add_command(seed_command)
+    app.cli.add_command(backup_command)
     app.cli.add_command(create_user_command)
