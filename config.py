@@ -56,6 +56,9 @@ class Config:
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    # Several instances share counters through Redis (redis://host:6379/0); while it is down each
+    # process counts on its own rather than failing every rate-limited request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
     RATELIMIT_TOKENS = os.environ.get("RATELIMIT_TOKENS") or "10 per minute"  # POST /auth/tokens
     RATELIMIT_HEADERS_ENABLED = True

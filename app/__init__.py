@@ -27,9 +27,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import database, security
+    from app import database, proxies, security
     from app.extensions import bootstrap, csrf, db, limiter, login_manager, mail, migrate
 
+    proxies.init_app(app)
     database.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)

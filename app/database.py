@@ -65,8 +65,11 @@ def write_transaction() -> Iterator[None]:
 
 
 def lock_for_update(instance) -> None:
-    """Re-read a row and lock it (FOR UPDATE on PostgreSQL; SQLite already holds the db lock)."""
-    db.session.refresh(instance, with_for_update=True)
+    """Re-read a row and lock it (FOR UPDATE on PostgreSQL; SQLite already holds the db lock).
+
+    `OF` the instance's own table: PostgreSQL refuses to lock the nullable side of the outer joins
+    that eager-load its relationships (an incident's technician)."""
+    db.session.refresh(instance, with_for_update={"of": type(instance)})
 
 
 def init_app(app: Flask) -> None:

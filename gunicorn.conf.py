@@ -1,0 +1,37 @@
+"""gunicorn settings for the container and any other box: `gunicorn -c gunicorn.conf.py run:app`.
+
+Every knob comes from the environment, so one image serves a small box and a bigger one alike.
+"""
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:5000")
+# Two processes per core is what measured best here (NOTES.md); threads absorb slow clients.
+workers = _int("GUNICORN_WORKERS", 2)
+threads = _int("GUNICORN_THREADS", 4)
+worker_class = "gthread"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so a slow leak can never take the service down.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = max_requests // 10
+# Each worker builds its own app (and database pool) after the fork: nothing is shared by accident.
+preload_app = False
+# Which peers may set X-Forwarded-Proto; the app's TRUSTED_PROXIES decides about X-Forwarded-For.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# The heartbeat file lives in memory; a disk-backed /tmp in a container can stall workers.
+# (gunicorn creates it with mkstemp, so a shared folder is safe here.)
+SHARED_MEMORY = "/dev/shm"  # noqa: S108
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+# No runtime control socket: instances are managed by restarting them, and several gunicorns on
+# one host would otherwise fight over the same default socket path.
+control_socket_disable = True
