@@ -42,6 +42,21 @@ def make_mail(people, smtp) -> OutboxMessage:
     return rows()[-1]
 
 
+def test_a_claim_takes_one_batch_oldest_first_and_never_a_claimed_row(app, people):
+    """claim_due honours its limit (PostgreSQL once ignored it) and skips rows already claimed."""
+    for n in range(6):
+        factories.make_incident(people["reporter"], title=f"Batch {n}")  # 12 rows
+    ids = [m.id for m in rows()]
+
+    first = outbox.claim_due(worker="a", now=utcnow(), limit=5)
+    second = outbox.claim_due(worker="b", now=utcnow(), limit=5)
+    rest = outbox.claim_due(worker="c", now=utcnow(), limit=5)
+
+    assert (first, second, rest) == (ids[:5], ids[5:10], ids[10:])
+    assert [m.claimed_by for m in rows()] == ["a"] * 5 + ["b"] * 5 + ["c"] * 2
+    assert outbox.claim_due(worker="d", now=utcnow()) == []
+
+
 def test_an_outage_keeps_mail_waiting_and_delivery_resumes_exactly_once(app, smtp, people):
     """SMTP down: the changes commit, mail waits with no attempt spent; back up: each sent once."""
     smtp.stop()

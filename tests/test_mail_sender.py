@@ -3,6 +3,7 @@ never in a request's way, logging its own failures, safe across fork."""
 import base64
 import logging
 import os
+import statistics
 import time
 
 import pytest
@@ -19,6 +20,9 @@ pytestmark = pytest.mark.smtp
 
 # Long enough that only a wake-up (not a poll) can explain prompt delivery.
 POLL_SECONDS = 30
+RUNS = 5
+# created: confirmation + the one admin; assigned: technician + reporter; resolved: reporter.
+MAILS_PER_LIFECYCLE = 5
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ def statuses() -> list[OutboxStatus]:
     return list(db.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
 
 
-def timed_lifecycle(client, people) -> dict[str, float]:
+def lifecycle(client, people) -> dict[str, float]:
     """Create, assign, start and resolve one incident through the API; each request's seconds."""
     timings = {}
 
@@ -75,11 +79,14 @@ def timed_lifecycle(client, people) -> dict[str, float]:
     return timings
 
 
-def report(record_property, label: str, timings: dict[str, float]) -> None:
-    """Record the request times (they are measured, not asserted) and print them for `-s` runs."""
-    record_property(f"request_ms_{label}", {k: round(v * 1000, 1) for k, v in timings.items()})
-    print(f"\nrequest times with SMTP {label}: "
-          + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in timings.items()))
+def timed(client, people, record_property, label: str, runs: int = RUNS) -> int:
+    """`runs` lifecycles; record and print each request's median milliseconds (measured, not
+    asserted: the suite shares the machine). Returns how many mails they queued."""
+    samples = [lifecycle(client, people) for _ in range(runs)]
+    medians = {step: round(statistics.median(s[step] for s in samples) * 1000, 1) for step in samples[0]}
+    record_property(f"request_ms_{label}", medians)
+    print(f"\nmedian request ms over {runs} runs, SMTP {label}: {medians}")
+    return MAILS_PER_LIFECYCLE * runs
 
 
 def test_no_sender_without_a_mail_server_or_when_switched_off(app):
@@ -121,30 +128,30 @@ def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, cl
 
 def test_smtp_down_requests_stay_fast_mail_waits_and_then_goes_out_once(app, smtp, client, people,
                                                                         record_property):
-    """With the sender running against a dead server, every request succeeds (timed); when the
-    server returns, the sender delivers each message exactly once."""
-    app.config["OUTBOX_POLL_SECONDS"] = 0.2  # short outage back-off, so the test sees recovery soon
-    client.get("/login")
-    smtp.stop()
+    """With the sender running, requests are timed with the server up and down; while it is
+    down every request succeeds and mail waits; when it returns, each goes out exactly once."""
+    app.config["OUTBOX_POLL_SECONDS"] = 0.2  # short outage pauses, so the test sees recovery soon
+    with mail_app(app, smtp.port) as no_sender:
+        quiet = no_sender.test_client()
+        warm = timed(quiet, people, record_property, "warm-up", runs=1)
+        warm += timed(quiet, people, record_property, "up, no sender in this process (baseline)")
+    warm += timed(client, people, record_property, "warm-up with the sender", runs=1)
+    up = timed(client, people, record_property, "up")
+    assert len(smtp.inbox.wait_for(warm + up)) == warm + up
 
-    down = timed_lifecycle(client, people)
-    report(record_property, "down (connection refused)", down)
+    smtp.stop()
+    down = timed(client, people, record_property, "down (connection refused)")
     time.sleep(0.5)  # the sender has tried, and failed, by now
-    assert set(statuses()) == {OutboxStatus.PENDING}
-    waiting = len(statuses())
-    assert waiting == 5
+    assert statuses().count(OutboxStatus.PENDING) == down
+    assert set(statuses()) == {OutboxStatus.SENT, OutboxStatus.PENDING}
 
     smtp.start()
-    inbox = smtp.inbox.wait_for(waiting, timeout=20)
-    assert len(inbox) == waiting
+    total = warm + up + down
+    assert len(smtp.inbox.wait_for(total, timeout=20)) == total
     time.sleep(0.5)  # any duplicate would arrive now
-    assert len(smtp.inbox.messages) == waiting
-    assert len(set(smtp.inbox.message_ids())) == waiting
+    assert len(smtp.inbox.messages) == total
+    assert len(set(smtp.inbox.message_ids())) == total
     assert set(statuses()) == {OutboxStatus.SENT}
-
-    up = timed_lifecycle(client, people)
-    report(record_property, "up", up)
-    assert len(smtp.inbox.wait_for(2 * waiting)) == 2 * waiting
 
 
 def test_a_hung_smtp_server_does_not_slow_requests(app, people, record_property):
@@ -153,9 +160,10 @@ def test_a_hung_smtp_server_does_not_slow_requests(app, people, record_property)
                                              MAIL_TIMEOUT_SECONDS=3) as hung:
         client = hung.test_client()
         client.get("/login")
-        hung_timings = timed_lifecycle(client, people)
-        report(record_property, "hung (accepts, never answers)", hung_timings)
-        assert set(statuses()) <= {OutboxStatus.PENDING, OutboxStatus.SENDING}
+        warm = timed(client, people, record_property, "warm-up (hung)", runs=1)
+        queued = timed(client, people, record_property, "hung (accepts, never answers)")
+        assert statuses().count(OutboxStatus.SENT) == 0
+        assert len(statuses()) == warm + queued
 
 
 def test_the_sender_logs_a_failed_pass_and_keeps_going(app, smtp, client, people, mail_logs, monkeypatch):

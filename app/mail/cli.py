@@ -4,6 +4,7 @@ import time
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from app.exceptions import DomainError
 from app.mail import outbox
@@ -14,7 +15,7 @@ from app.models import OutboxStatus
 CLI_ACTOR = "flask outbox retry"
 
 
-@click.group("outbox")
+@click.group("outbox", cls=AppGroup)  # each command runs in an app context
 def outbox_group() -> None:
     """Inspect and deliver queued mail."""
 

@@ -52,22 +52,29 @@ def claim_due(*, worker: str, now: datetime, limit: int = BATCH_SIZE) -> list[in
     """Atomically mark up to `limit` due pending rows as ours (oldest first); their ids.
 
     One UPDATE guarded by `status = 'pending'`: on SQLite the write lock (BEGIN IMMEDIATE)
-    serialises claimers; on PostgreSQL the sub-select skips rows another sender has locked and
-    the guard is re-checked after any wait, so no row is ever claimed twice."""
+    serialises claimers; on PostgreSQL the CTE skips rows another sender has locked and the
+    guard is re-checked after any wait, so no row is ever claimed twice."""
+    # A materialized CTE, not `IN (subquery)`: PostgreSQL may re-run a plain subquery for each
+    # outer row, and with the first rows already taken each re-run finds the next ones, so the
+    # LIMIT stops limiting (one sender claimed all 40 rows in a test until this was a CTE).
     due = (
         select(OutboxMessage.id)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     claim = (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due), OutboxMessage.status == OutboxStatus.PENDING)
+        .where(OutboxMessage.id.in_(select(due.c.id)), OutboxMessage.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=utcnow())
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
+    if not _any(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now):
+        return []  # the usual case: a plain read, no write lock taken
     with write_transaction():
         ids = sorted(db.session.scalars(claim))
     return ids
@@ -139,13 +146,11 @@ def release(*, message_ids: Iterable[int], worker: str, error: str) -> int:
 def reclaim_stale(*, now: datetime) -> list[int]:
     """Take back rows whose sender died mid-claim; each counts as a failed attempt, so a message
     that crashes its sender every time ends up `failed` instead of looping forever."""
+    is_stale = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - claim_ttl())
+    if not _any(*is_stale):
+        return []
     with write_transaction():
-        stale = list(db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.SENDING,
-                   OutboxMessage.claimed_at < now - claim_ttl())
-            .with_for_update(skip_locked=True)
-        ))
+        stale = list(db.session.scalars(select(OutboxMessage).where(*is_stale).with_for_update(skip_locked=True)))
         for message in stale:
             _count_failure(message, f"claim by {message.claimed_by} expired; the sender probably stopped "
                                     "mid-send, so the message may have gone out already")
@@ -194,6 +199,11 @@ def list_messages(*, statuses: Iterable[OutboxStatus], limit: int = 100) -> list
         select(OutboxMessage).where(OutboxMessage.status.in_(list(statuses)))
         .order_by(OutboxMessage.id).limit(limit)
     ))
+
+
+def _any(*conditions) -> bool:
+    """Whether any row matches: a plain read, which never waits for or holds up a writer."""
+    return db.session.scalar(select(OutboxMessage.id).where(*conditions).limit(1)) is not None
 
 
 def _count_failure(message: OutboxMessage, error: str) -> None:

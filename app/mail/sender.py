@@ -19,8 +19,10 @@ OUTAGE_PAUSE_MAX_SECONDS = 300
 
 
 def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
-    """Drain, then sleep until new mail is committed (`wake`) or the poll interval passes; pause
-    longer while the server stays unreachable. Runs in an app context until `stop` is set."""
+    """Drain, then sleep until new mail is committed (`wake`) or the poll interval passes.
+    While the server stays unreachable, pause longer each time and ignore wake-ups: new mail
+    cannot go out either, and every pass would take the database's write lock for nothing.
+    Runs in an app context until `stop` is set."""
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
     outage = 0
     while not stop.is_set():
@@ -32,8 +34,12 @@ def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
             log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
         finally:
             db.session.remove()
-        outage = outage + 1 if unreachable else 0
-        wake.wait(min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS))
+        if unreachable:
+            outage += 1
+            stop.wait(min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS))
+        else:
+            outage = 0
+            wake.wait(poll)
 
 
 class BackgroundSender:
