@@ -9,12 +9,17 @@ from app.models import ApiToken
 from tests.web_helpers import field_error, flashes, html, login
 
 
+def passwords(current: str, new: str, confirm: str | None = None) -> dict[str, str]:
+    """The password form's fields (prefixed, as the page has two forms)."""
+    return {"password-current_password": current, "password-new_password": new,
+            "password-confirm": new if confirm is None else confirm}
+
+
 def test_changing_the_password(client, people):
     """The new password works, the old one no longer does."""
     user = people["reporter"]
     login(client, user)
-    response = client.post("/ui/account/password", data={
-        "current_password": "password123", "new_password": "a-new-secret", "confirm": "a-new-secret"})
+    response = client.post("/ui/account/password", data=passwords("password123", "a-new-secret"))
     assert response.status_code == 302 and response.headers["Location"] == "/ui/account"
     assert ("success", "Your password was changed.") in flashes(html(client.get("/ui/account")))
     login(client, user, password="a-new-secret")
@@ -26,24 +31,21 @@ def test_password_errors_are_shown_next_to_the_field(client, people):
     """Wrong current password, too short, or not repeated the same: each by its field."""
     login(client, people["reporter"])
     cases = [
-        ({"current_password": "wrong-one", "new_password": "a-new-secret", "confirm": "a-new-secret"},
-         "current_password", "The current password is wrong."),
-        ({"current_password": "password123", "new_password": "short", "confirm": "short"},
-         "new_password", "Must be at least 8 characters."),
-        ({"current_password": "password123", "new_password": "a-new-secret", "confirm": "different"},
-         "confirm", "The passwords differ."),
+        (passwords("wrong-one", "a-new-secret"), "current_password", "The current password is wrong."),
+        (passwords("password123", "short"), "new_password", "Must be at least 8 characters."),
+        (passwords("password123", "a-new-secret", "different"), "confirm", "The passwords differ."),
     ]
     for data, field, message in cases:
         response = client.post("/ui/account/password", data=data)
         assert response.status_code == 422
-        assert field_error(html(response), field) == message
+        assert field_error(html(response), f"password-{field}") == message
     login(client, people["reporter"], password="password123")
 
 
 def test_a_new_token_is_shown_once_and_works(client, people):
     """The plain token is on the response to the POST, never again; only its hash is stored."""
     login(client, people["tech"])
-    response = client.post("/ui/account/tokens", data={"name": "monitoring", "ttl_days": "7"})
+    response = client.post("/ui/account/tokens", data={"token-name": "monitoring", "token-ttl_days": "7"})
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     page = html(response)
@@ -60,10 +62,10 @@ def test_a_new_token_is_shown_once_and_works(client, people):
 def test_token_form_errors(client, people):
     """A nameless token or an unknown lifetime is refused by the field."""
     login(client, people["tech"])
-    response = client.post("/ui/account/tokens", data={"name": "", "ttl_days": "30"})
-    assert response.status_code == 422 and field_error(html(response), "name") == "This field is required."
-    response = client.post("/ui/account/tokens", data={"name": "x", "ttl_days": "3650"})
-    assert response.status_code == 422 and field_error(html(response), "ttl_days") == "Not a valid choice."
+    response = client.post("/ui/account/tokens", data={"token-name": "", "token-ttl_days": "30"})
+    assert response.status_code == 422 and field_error(html(response), "token-name") == "This field is required."
+    response = client.post("/ui/account/tokens", data={"token-name": "x", "token-ttl_days": "3650"})
+    assert response.status_code == 422 and field_error(html(response), "token-ttl_days") == "Not a valid choice."
     assert list_tokens(user=people["tech"]) == []
 
 

@@ -4,6 +4,7 @@ from html import unescape
 
 import pytest
 
+from app.auth.service import update_user
 from app.incidents.lifecycle import Status
 from tests import factories
 from tests.web_helpers import element_text, html, incident_in, login
@@ -59,13 +60,19 @@ def test_filters_and_sort_come_from_the_url(client, people, catalogue, query, ex
 
 
 def test_technician_filters_by_person_and_me(client, people, catalogue):
-    """A technician id, or 'me' for the technician looking."""
-    login(client, people["admin"])
-    assert titles(html(client.get(f"/ui/incidents/?technician={people['tech_other'].id}"))) == ["Laptop fan noise"]
+    """A technician id, or 'me' for the technician looking; a former technician stays selectable."""
     login(client, people["tech_other"])
     page = html(client.get("/ui/incidents/?technician=me"))
     assert titles(page) == ["Laptop fan noise"]
     assert '<option value="me" selected>Me</option>' in page
+    login(client, people["admin"])
+    page = html(client.get(f"/ui/incidents/?technician={people['tech_other'].id}"))
+    assert titles(page) == ["Laptop fan noise"]
+    assert f'<option value="{people["tech_other"].id}" selected>Techother</option>' in page
+    update_user(user=people["tech_other"], active=False)
+    page = html(client.get(f"/ui/incidents/?technician={people['tech_other'].id}"))
+    assert titles(page) == ["Laptop fan noise"]
+    assert f'<option value="{people["tech_other"].id}" selected>Former technician #' in page
 
 
 def test_the_form_shows_the_filters_in_use(client, people, catalogue):
@@ -120,7 +127,8 @@ def test_a_reporter_lists_only_their_own_incidents(client, people, catalogue):
     login(client, people["reporter_other"])
     page = html(client.get("/ui/incidents/"))
     assert titles(page) == ["Laptop fan noise"]
-    assert titles(html(client.get(f"/ui/incidents/?reporter={people['reporter'].id}"))) == []
+    assert titles(html(client.get("/ui/incidents/?q=VPN"))) == []
+    assert titles(html(client.get(f"/ui/incidents/?reporter={people['reporter'].id}"))) == ["Laptop fan noise"]
     assert 'id="reporter"' not in page
 
 

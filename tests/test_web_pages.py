@@ -159,3 +159,26 @@ def test_the_login_page_and_the_assets_are_served_locally(client):
     assert any("bootstrap" in a and a.endswith(".js") for a in assets)
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+
+
+CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>", re.I)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_control_has_a_label_and_ids_are_unique(client, people, scene, role):
+    """Screen readers name every field; duplicate ids would tie a label to the wrong field."""
+    incident_in(Status.IN_PROGRESS, people)
+    incident_in(Status.RESOLVED, people)
+    login(client, people[role])
+    paths = ["/", "/ui/incidents/", "/ui/incidents/new", "/ui/incidents/1", "/ui/incidents/2", "/ui/incidents/3",
+             f"/ui/incidents/{scene['own']}/edit", "/ui/account", "/ui/users/", "/login"]
+    for path in paths:
+        page = html(client.get(path))
+        ids = re.findall(r'\bid="([^"]+)"', page)
+        assert len(ids) == len(set(ids)), f"duplicate ids on {path}"
+        labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', page))
+        for tag, attributes in CONTROL.findall(page):
+            if re.search(r'type="(hidden|submit)"', attributes):
+                continue
+            control_id = re.search(r'\bid="([^"]+)"', attributes)
+            assert control_id and control_id.group(1) in labelled, f"unlabelled <{tag}{attributes}> on {path}"

@@ -15,8 +15,8 @@ def _render_account(*, password_form=None, token_form=None, new_token: str | Non
     """The account page; `new_token` is the plain token, shown this once."""
     page = render_template(
         "web/account.html",
-        password_form=password_form or PasswordForm(formdata=None),
-        token_form=token_form or TokenForm(formdata=None),
+        password_form=password_form or PasswordForm(formdata=None, prefix="password"),
+        token_form=token_form or TokenForm(formdata=None, prefix="token"),
         tokens=accounts.list_tokens(user=current_user),
         new_token=new_token,
     )
@@ -35,7 +35,7 @@ def account():
 @login_required
 def change_password():
     """Change one's own password (the current one is asked for)."""
-    form = PasswordForm()
+    form = PasswordForm(prefix="password")
     if form.validate_on_submit():
         try:
             accounts.change_password(user=current_user, current_password=form.current_password.data,
@@ -55,7 +55,7 @@ def create_token():
 
     The one page that answers a POST without redirecting: the plain token must not travel
     through a cookie or a URL, and it is never stored, so it cannot be shown after a redirect."""
-    form = TokenForm()
+    form = TokenForm(prefix="token")
     if not form.validate_on_submit():
         return _render_account(token_form=form, status=422)
     token, plain = accounts.issue_token(user=current_user, name=form.name.data.strip(), ttl_days=form.ttl_days.data)

@@ -56,12 +56,12 @@ def _enum_values(enum_cls, raw: list[str]) -> list:
     return members
 
 
-def _person(raw: str | None, user: User, *, allow_nobody: bool) -> tuple[str | None, int | None, bool]:
-    """`me`, `none` (nobody) or a user id -> (cleaned value, user id, nobody?)."""
+def _technician(raw: str | None, user: User) -> tuple[str | None, int | None, bool]:
+    """`me`, `none` (unassigned) or a user id -> (cleaned value, technician id, unassigned?)."""
     value = (raw or "").strip().lower()
     if value == ME:
         return ME, user.id, False
-    if value == NOBODY and allow_nobody:
+    if value == NOBODY:
         return NOBODY, None, True
     if value.isdigit():
         return value, int(value), False
@@ -73,12 +73,13 @@ def _int(raw: str | None, default: int) -> int:
 
 
 def parse_list_query(args: MultiDict, user: User) -> ListQuery:
-    """Read status/severity/category (repeatable), technician, reporter, q, sort, page, per_page."""
+    """Read status/severity/category (repeatable), technician, reporter (`me`), q, sort, page, per_page."""
     statuses = _enum_values(Status, args.getlist("status"))
     severities = _enum_values(Severity, args.getlist("severity"))
     categories = _enum_values(Category, args.getlist("category"))
-    technician, technician_id, unassigned = _person(args.get("technician"), user, allow_nobody=True)
-    reporter, reporter_id, _ = _person(args.get("reporter"), user, allow_nobody=False)
+    technician, technician_id, unassigned = _technician(args.get("technician"), user)
+    # The page offers "reported by me" only; other reporters are found with the text search.
+    reporter = ME if (args.get("reporter") or "").strip().lower() == ME else None
     q = " ".join((args.get("q") or "").split())[:TITLE_MAX]
     sort = args.get("sort", DEFAULT_SORT)
     if sort.lstrip("-") not in SORTS:
@@ -97,7 +98,7 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
     return ListQuery(
         filters=IncidentFilters(status=statuses, severity=severities, category=categories,
                                 technician_id=technician_id, unassigned=unassigned,
-                                reporter_id=reporter_id, q=q or None),
+                                reporter_id=user.id if reporter else None, q=q or None),
         sort=sort,
         page=max(1, _int(args.get("page"), 1)),
         per_page=per_page,

@@ -80,3 +80,25 @@ def test_phone_width_and_keyboard(page: Page):
     page.goto("/")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+
+def test_an_api_token_is_shown_once_with_a_copy_button(page: Page):
+    """Create a token (CSRF on), copy it with the button, see it gone after a reload, revoke it."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    story.log_in(page, "tech3", "Tessa Tech")
+    page.get_by_role("link", name="Account").click()
+    page.get_by_label("Token name").fill("nightly report")
+    page.get_by_label("Expires after").select_option(label="90 days")
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_label("Copy it now; it will not be shown again.").input_value()
+    assert len(token) >= 40
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    page.goto("/ui/account")
+    expect(page.locator("#new-token")).to_have_count(0)
+    assert token not in page.content()
+    row = page.get_by_role("row").filter(has_text="nightly report")
+    row.get_by_role("button", name="Revoke").click()
+    expect(story.flashes(page)).to_contain_text("Token “nightly report” was revoked.")
+    expect(page.get_by_role("row").filter(has_text="nightly report")).to_have_count(0)
