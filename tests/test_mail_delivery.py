@@ -1,5 +1,6 @@
 """Delivery from the outbox against a real SMTP server: outages, refusals, dropped connections,
 backoff, the last attempt, retries, stale claims. One `drain()` is one pass of any sender."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -204,6 +205,27 @@ def test_a_stale_claim_is_taken_back_and_delivered(app, smtp, people):
     assert result.sent_ids == [message.id]
     assert [m.mail["Subject"] for m in smtp.inbox.messages if m.rcpt_tos == (message.recipient,)] == [
         message.subject]
+
+
+def test_a_stopping_sender_finishes_its_message_and_hands_the_rest_back(app, smtp, people, monkeypatch):
+    """Shutdown mid-batch: the message in hand is sent, the others go back untried (no attempt
+    counted, no claim left to go stale)."""
+    factories.make_incident(people["reporter"])
+    factories.make_incident(people["reporter_other"])
+    stop = threading.Event()
+    real_mark_sent = outbox.mark_sent
+
+    def mark_sent_then_stop(**kwargs):
+        stop.set()  # the shutdown request arrives while the first message is being sent
+        return real_mark_sent(**kwargs)
+
+    monkeypatch.setattr(outbox, "mark_sent", mark_sent_then_stop)
+    result = drain(stop=stop)
+
+    assert (result.sent, result.released) == (1, 3)
+    assert [(m.status, m.attempts, m.claimed_by) for m in rows()] == [(OutboxStatus.SENT, 1, None)] + [
+        (OutboxStatus.PENDING, 0, None)] * 3
+    assert len(smtp.inbox.wait_for(1)) == 1
 
 
 def test_every_mail_carries_a_message_id_that_survives_retries(app, smtp, people):

@@ -40,10 +40,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:100]
 
 
-def drain(*, worker: str | None = None) -> DrainResult:
+def drain(*, worker: str | None = None, stop: threading.Event | None = None) -> DrainResult:
     """Deliver every row due when the pass starts, each attempted at most once in this pass.
 
-    Rows that fail are rescheduled after this pass's start, so they wait for a later pass."""
+    Rows that fail are rescheduled after this pass's start, so they wait for a later pass.
+    When `stop` is set the pass ends after the current message and hands the rest back."""
     worker = worker or worker_name()
     started = utcnow()
     result = DrainResult()
@@ -52,6 +53,9 @@ def drain(*, worker: str | None = None) -> DrainResult:
     with _Transport() as transport:
         while batch := outbox.claim_due(worker=worker, now=started):
             for position, message_id in enumerate(batch):
+                if stop is not None and stop.is_set():
+                    result.released = outbox.release(message_ids=batch[position:], worker=worker)
+                    return result
                 try:
                     _deliver(transport, message_id, worker, result)
                 except SmtpUnreachable as exc:

@@ -123,21 +123,24 @@ def record_failure(*, message_id: int, worker: str, error: str) -> OutboxStatus 
     return status
 
 
-def release(*, message_ids: Iterable[int], worker: str, error: str) -> int:
-    """Hand claimed rows back untouched when the server could not be reached at all.
+def release(*, message_ids: Iterable[int], worker: str, error: str | None = None) -> int:
+    """Hand claimed rows back untried: the server could not be reached at all (`error` says
+    why, for admins), or the sender is shutting down.
 
     No attempt is counted: the message was never tried, so an outage of any length makes
-    mail wait rather than fail. `last_error` tells admins why it waits."""
+    mail wait rather than fail."""
     ids = list(message_ids)
     if not ids:
         return 0
+    values = {"status": OutboxStatus.PENDING, "claimed_by": None, "claimed_at": None}
+    if error is not None:
+        values["last_error"] = _clip(error)
     with write_transaction():
         result = db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
                    OutboxMessage.claimed_by == worker)
-            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None,
-                    last_error=_clip(error))
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
     return result.rowcount

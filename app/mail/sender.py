@@ -1,5 +1,6 @@
 """Delivers outbox rows over SMTP outside any request: the in-process sender thread, and the
 loop it shares with `flask outbox worker`."""
+import atexit
 import logging
 import os
 import threading
@@ -29,7 +30,7 @@ def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
         wake.clear()
         unreachable = False
         try:
-            unreachable = drain().unreachable is not None
+            unreachable = drain(stop=stop).unreachable is not None
         except Exception:
             log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
         finally:
@@ -50,6 +51,9 @@ class BackgroundSender:
         self._app = app
         self._reset()
         os.register_at_fork(after_in_child=self._reset)
+        # A worker that exits (gunicorn recycles them) finishes its message and hands back the
+        # rest of its batch, instead of leaving rows claimed until the claim goes stale.
+        atexit.register(self.stop, timeout=app.config["MAIL_TIMEOUT_SECONDS"] + 1)
 
     def _reset(self) -> None:
         # Also runs in a forked child: the parent's thread does not exist there, and a lock the
