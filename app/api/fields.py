@@ -50,6 +50,18 @@ class Choice(fields.String):
         return parse(text) if parse else self.enum("_".join(re.split("[ _-]", text.lower())))
 
 
+class Integer(fields.Integer):
+    """An integer as JSON Schema counts them: 3 and 3.0 yes; true, "3" and 3.5 no."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class StrictBoolean(fields.Boolean):
     """JSON true or false, nothing else (no 1, "yes" or "on")."""
 

@@ -3,7 +3,7 @@ so the document cannot drift from the checks. Field rules the domain owns (non-b
 characters, who may be assigned) are re-checked by the services; these schemas only parse."""
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.api.fields import NO_CONTROL_CHARS, Choice, Pattern, StrictBoolean, UTCDateTime
+from app.api.fields import NO_CONTROL_CHARS, Choice, Integer, Pattern, StrictBoolean, UTCDateTime
 from app.auth.service import USERNAME_RE
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Role, Severity, Status
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
@@ -16,7 +16,7 @@ EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f
 
 
 def _id(**kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+    return Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -139,7 +139,7 @@ class TokenRequestSchema(Input):
     password = fields.String(required=True, validate=validate.Length(min=1, max=256))
     name = fields.String(validate=[validate.Length(min=1, max=100), Pattern(NO_CONTROL_CHARS)],
                          metadata={"description": "A label for the token, e.g. the script using it."})
-    expires_in_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365),
+    expires_in_days = Integer(validate=validate.Range(min=1, max=365),
                                      metadata={"description": "Lifetime; API_TOKEN_TTL_DAYS (30) by default."})
 
 
@@ -184,8 +184,8 @@ class UserCreateSchema(Input):
     """A new account (admins)."""
 
     username = fields.String(required=True, validate=Pattern(USERNAME_RE.pattern))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256),
-                             metadata={"description": "At least PASSWORD_MIN_LENGTH (8) characters."})
+    password = fields.String(required=True, validate=validate.Length(min=8, max=256), metadata={
+        "description": "8 to 256 characters (PASSWORD_MIN_LENGTH may ask for more)."})
     role = Choice(Role, required=True)
     email = fields.String(required=True, validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN)])
     name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)],

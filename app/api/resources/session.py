@@ -48,7 +48,9 @@ class CurrentToken(Resource):
         if token is None:
             raise BadRequest("This request used HTTP Basic credentials; there is no token to revoke.")
         accounts.revoke_token(token=token)
-        return Response(status=204)
+        response = Response(status=204)
+        response.headers.remove("Content-Type")  # nothing follows, so no type either
+        return response
 
 
 class Me(Resource):
