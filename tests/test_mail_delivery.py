@@ -136,6 +136,20 @@ def test_a_connection_dropped_mid_send_is_retried_and_the_pass_goes_on(app, smtp
     assert len(set(smtp.inbox.message_ids())) == 2
 
 
+def test_a_message_that_cannot_be_built_fails_alone(app, smtp, people):
+    """A row Flask-Mail refuses (a header injection attempt) counts a failed attempt; the pass
+    goes on and the rest is delivered."""
+    factories.make_incident(people["reporter"])
+    broken = rows()[0]
+    _set(broken.id, recipient="victim@example.test\nBcc: everyone@example.test")
+
+    result = drain()
+
+    assert (result.sent, result.retrying) == (1, 1)
+    assert "BadHeaderError" in rows()[0].last_error
+    assert [m.rcpt_tos for m in smtp.inbox.wait_for(1)] == [(people["admin"].email,)]
+
+
 def test_failed_attempts_back_off_exponentially(app, smtp, people):
     """After attempt n the next one waits OUTBOX_BACKOFF_SECONDS * 2**(n-1); early passes skip it."""
     app.config["OUTBOX_BACKOFF_SECONDS"] = 30

@@ -76,9 +76,13 @@ def _deliver(transport: "_Transport", message_id: int, worker: str, result: Drai
         return
     try:
         transport.send(build_message(envelope))
+    except (smtplib.SMTPException, OSError) as exc:
+        _record_failure(envelope, worker, describe(exc), result)
+        return
     except SmtpUnreachable:
         raise
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # a message that cannot be built or encoded: fail it, not the pass
+        log.exception("Outbox message #%s could not be sent", message_id)
         _record_failure(envelope, worker, describe(exc), result)
         return
     if outbox.mark_sent(message_id=message_id, worker=worker):
