@@ -99,14 +99,17 @@ def test_no_sender_without_a_mail_server_or_when_switched_off(app):
 
 
 def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, mail_logs):
-    """MAIL_SERVER unset: each committed message is logged and stays pending."""
-    app.config["MAIL_SERVER"] = None
-    incident = factories.make_incident(people["reporter"])
+    """MAIL_SERVER unset: no sender; each message a request commits is logged (INFO) and waits."""
+    with mail_app(app, 0, MAIL_SERVER=None, OUTBOX_BACKGROUND_SENDER=True) as unset:
+        response = unset.test_client().post("/incidents/", headers=basic("reporter"),
+                                            json={"title": "No mail server", "description": "Kept."})
+        assert response.status_code == 201
+        assert "outbox_sender" not in unset.extensions
+        assert statuses() == [OutboxStatus.PENDING] * 2
 
-    kept = [r.getMessage() for r in mail_logs.records if "kept, not sent" in r.getMessage()]
-    assert len(kept) == 2
-    assert all(f"[INC-{incident.id}] Created" in line for line in kept)
-    assert statuses() == [OutboxStatus.PENDING] * 2
+    kept = [r for r in mail_logs.records if "kept, not sent" in r.getMessage()]
+    assert [r.levelno for r in kept] == [logging.INFO] * 2
+    assert all(f"[INC-{response.get_json()['id']}] Created" in r.getMessage() for r in kept)
 
 
 def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, client, people):
