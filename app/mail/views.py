@@ -10,7 +10,7 @@ from app.models import OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
 
-SHOWN = 200
+SHOWN = 200  # rows per table; the counts above it say how many there are in all
 
 
 @bp.route("/")
