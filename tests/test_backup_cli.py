@@ -2,6 +2,7 @@
 import sqlite3
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app
@@ -21,6 +22,7 @@ def _write_until(app, stop: threading.Event, written: list) -> None:
                                                    description="Written while copying").id)
 
 
+@pytest.mark.sqlite_only  # checks the SQLite copy itself; tests/test_deploy_database.py restores on both
 def test_backup_while_writing_is_consistent_and_restorable(app, runner, people, tmp_path):
     """The copy passes integrity_check, has no incident without its `created` event, and
     an app pointed at it serves the incidents it holds."""

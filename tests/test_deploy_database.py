@@ -1,4 +1,5 @@
 """The database layer behaves the same on SQLite and on PostgreSQL (`make test` runs it on both)."""
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -6,7 +7,7 @@ import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, make_url, text
 
 from app import create_app
 from app.auth.service import authenticate
@@ -14,7 +15,7 @@ from app.database import include_in_autogenerate
 from app.extensions import db
 from app.incidents import service
 from app.models import Incident, User
-from tests import postgres
+from tests import factories, postgres
 
 TABLES = {"users", "incidents", "incident_events", "api_tokens", "outbox_messages"}
 
@@ -94,3 +95,29 @@ def test_concurrent_writers_never_lose_an_update(app, people):
     assert errors == []
     db.session.expire_all()
     assert db.session.get(User, people["reporter"].id).failed_logins == threads * attempts
+
+
+def test_a_backup_restores_into_a_working_database(app, runner, people, tmp_path, request):
+    """`flask backup PATH` (docs/deploy.md) restores: the SQLite copy is itself a database; the
+    PostgreSQL archive goes into an empty database with pg_restore. Either serves the incident."""
+    incident_id = factories.make_incident(people["reporter"], title="Survives the restore").id
+    revision = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    target = tmp_path / "portal.backup"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    if postgres.ENABLED:
+        server = request.getfixturevalue("pg_server")
+        request.addfinalizer(server.drop_extra)
+        url = server.fresh_database(migrated=False)
+        libpq_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        restore = subprocess.run(["pg_restore", "--no-owner", f"--dbname={libpq_url}", str(target)],
+                                 capture_output=True, text=True, timeout=60)
+        assert restore.returncode == 0, restore.stderr
+    else:
+        url = f"sqlite:///{target}"
+    restored = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    with restored.app_context():
+        assert db.session.get(Incident, incident_id).title == "Survives the restore"
+        assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == revision
+        db.engine.dispose()
+
