@@ -154,3 +154,16 @@ def test_an_empty_list_says_so(client, people):
     page = html(client.get("/ui/incidents/"))
     assert "No incidents yet." in page and "<table" not in page
     assert "No incidents match the filters." in html(client.get("/ui/incidents/?q=nothing"))
+
+
+def test_numbers_too_big_for_the_database_are_not_an_error(client, people, catalogue):
+    """Huge page numbers and ids in the URL: a page, never a 500 from the driver."""
+    login(client, people["admin"])
+    assert "No incidents on page 1000000; there is 1 page." in html(client.get("/ui/incidents/?page=999999999999"))
+    assert len(titles(html(client.get("/ui/incidents/?page=99999999999999999999")))) == 5
+    assert len(titles(html(client.get("/ui/incidents/?technician=99999999999999999999999")))) == 5
+    assert "Showing 1–5 of 5" in html(client.get("/ui/incidents/?per_page=99999999999999999999"))
+    assert client.get("/ui/incidents/99999999999999999999999").status_code == 404
+    assert client.post("/ui/incidents/99999999999999999999999/assign").status_code == 404
+    assert client.post("/ui/users/99999999999999999999999/deactivate").status_code == 404
+    assert client.post("/ui/account/tokens/99999999999999999999999/revoke").status_code == 404

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from app.exceptions import DomainError, InvalidInput
 from app.incidents import queries, service
 from app.incidents.lifecycle import Action, Category, Severity, Status, allowed_actions
-from app.web import bp
+from app.web import ID, bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import EditIncidentForm, IncidentForm
@@ -41,14 +41,14 @@ def new_incident():
     return render_template("web/incident_form.html", form=form, incident=None), status
 
 
-@bp.get("/ui/incidents/<int:incident_id>")
+@bp.get(f"/ui/incidents/<{ID}:incident_id>")
 @login_required
 def incident(incident_id: int):
     """One incident: details, timeline, comments and the actions this user may take now."""
     return render_detail(queries.get_incident(actor=current_user, incident_id=incident_id))
 
 
-@bp.route("/ui/incidents/<int:incident_id>/edit", methods=["GET", "POST"])
+@bp.route(f"/ui/incidents/<{ID}:incident_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_incident(incident_id: int):
     """Change title, description, severity or category."""

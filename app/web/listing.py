@@ -19,6 +19,8 @@ SORT_CHOICES = [
     ("severity", "Severity, lowest first"),
 ]
 ME, NOBODY = "me", "none"
+MAX_PAGE = 1_000_000
+MAX_ID_DIGITS = 18  # fits a 64-bit database integer
 
 
 @dataclass
@@ -63,13 +65,13 @@ def _technician(raw: str | None, user: User) -> tuple[str | None, int | None, bo
         return ME, user.id, False
     if value == NOBODY:
         return NOBODY, None, True
-    if value.isdigit():
+    if value.isdigit() and len(value) <= MAX_ID_DIGITS:
         return value, int(value), False
     return None, None, False
 
 
-def _int(raw: str | None, default: int) -> int:
-    return int(raw) if raw and raw.isdigit() else default
+def _int(raw: str | None, default: int, maximum: int) -> int:
+    return min(int(raw), maximum) if raw and raw.isdigit() and len(raw) <= MAX_ID_DIGITS else default
 
 
 def parse_list_query(args: MultiDict, user: User) -> ListQuery:
@@ -84,7 +86,7 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
     sort = args.get("sort", DEFAULT_SORT)
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
-    per_page = _int(args.get("per_page"), DEFAULT_PER_PAGE)
+    per_page = _int(args.get("per_page"), DEFAULT_PER_PAGE, max(PER_PAGE_CHOICES))
     if per_page not in PER_PAGE_CHOICES:
         per_page = DEFAULT_PER_PAGE
     cleaned = {
@@ -100,7 +102,7 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
                                 technician_id=technician_id, unassigned=unassigned,
                                 reporter_id=user.id if reporter else None, q=q or None),
         sort=sort,
-        page=max(1, _int(args.get("page"), 1)),
+        page=max(1, _int(args.get("page"), 1, MAX_PAGE)),
         per_page=per_page,
         args={key: value for key, value in cleaned.items() if value},
     )

@@ -5,7 +5,7 @@ from app.auth import service as accounts
 from app.auth.decorators import role_required
 from app.exceptions import DomainError, InvalidInput
 from app.incidents.lifecycle import Role
-from app.web import bp
+from app.web import ID, bp
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import NewUserForm, RoleForm
 
@@ -40,7 +40,7 @@ def users():
     return _render_users(form, status=422 if form.errors else 200)
 
 
-@bp.post("/ui/users/<int:user_id>/role")
+@bp.post(f"/ui/users/<{ID}:user_id>/role")
 @role_required(Role.ADMIN)
 def change_role(user_id: int):
     """Give a user another role."""
@@ -57,7 +57,7 @@ def change_role(user_id: int):
     return redirect(url_for("web.users"))
 
 
-@bp.post("/ui/users/<int:user_id>/deactivate")
+@bp.post(f"/ui/users/<{ID}:user_id>/deactivate")
 @role_required(Role.ADMIN)
 def deactivate_user(user_id: int):
     """Deactivate: the user can no longer log in and their API tokens stop working."""
@@ -66,7 +66,7 @@ def deactivate_user(user_id: int):
     return redirect(url_for("web.users"))
 
 
-@bp.post("/ui/users/<int:user_id>/reactivate")
+@bp.post(f"/ui/users/<{ID}:user_id>/reactivate")
 @role_required(Role.ADMIN)
 def reactivate_user(user_id: int):
     """Let a deactivated user log in again."""
