@@ -92,10 +92,14 @@ def fuzz_tally(request):
     for (_, _, status), n in tally.items():
         statuses[status] += n
     operations = {(role, label) for role, label, _ in tally}
+    summary = (f"\nschemathesis: {sum(tally.values())} cases over {len(operations)} role x operation pairs; "
+               f"statuses {dict(sorted(statuses.items()))}")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(summary)
+        return
     with capture.global_and_fixture_disabled():
-        print(f"\nschemathesis: {sum(tally.values())} cases over {len(operations)} role x operation pairs; "
-              f"statuses {dict(sorted(statuses.items()))}")
+        print(summary)
 
 
 def _published_document() -> dict:

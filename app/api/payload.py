@@ -11,6 +11,7 @@ from app.models import Incident
 
 
 def _refuse_constant(name: str):
+    """NaN and Infinity are JavaScript, not JSON (RFC 8259)."""
     raise ValueError(f"{name} is not JSON")
 
 

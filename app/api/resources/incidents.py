@@ -33,6 +33,7 @@ def _person(value: str | None, actor: User) -> int | None:
 
 
 def _answer(incident: IncidentRow, status: int = 200, **headers):
+    """The incident as JSON, with its ETag (and any other headers)."""
     return IncidentSchema().dump(incident), status, {"ETag": etag(incident), **headers}
 
 
