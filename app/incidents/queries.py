@@ -2,11 +2,11 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, union_all
 
 from app.exceptions import NotFound
 from app.extensions import db
-from app.incidents import search, tallies
+from app.incidents import paging, search, tallies
 from app.incidents.lifecycle import Category, Role, Severity, Status, can_see
 from app.models import Incident, IncidentEvent, User
 
@@ -35,10 +35,14 @@ class IncidentFilters:
 
 @dataclass
 class Page:
+    """One page of a list. `page` is None when it was reached by a cursor (keyset pagination);
+    `next_cursor` continues after its last item, None when nothing follows."""
+
     items: list[Incident]
-    page: int
+    page: int | None
     per_page: int
     total: int
+    next_cursor: str | None = None
 
     @property
     def pages(self) -> int:
@@ -46,11 +50,13 @@ class Page:
 
     @property
     def has_next(self) -> bool:
+        if self.page is None:
+            return self.next_cursor is not None
         return self.page < self.pages
 
     @property
     def has_prev(self) -> bool:
-        return self.page > 1
+        return self.page is not None and self.page > 1
 
 
 def get_incident(*, actor: User, incident_id: int) -> Incident:
@@ -63,49 +69,102 @@ def get_incident(*, actor: User, incident_id: int) -> Incident:
 
 def visible_to(actor: User) -> Select:
     """Incidents this user may see."""
-    query = select(Incident)
+    return _filtered(actor, IncidentFilters())
+
+
+def _terms(actor: User, filters: IncidentFilters) -> list[paging.Term]:
+    """The equality and IN filters, as (column, allowed values): who may see what, then the filters."""
+    terms: list[paging.Term] = []
     if actor.role == Role.REPORTER:
-        query = query.where(Incident.reporter_id == actor.id)
-    return query
-
-
-def _apply_filters(query: Select, filters: IncidentFilters) -> Select:
-    if filters.status:
-        query = query.where(Incident.status.in_(filters.status))
-    if filters.severity:
-        query = query.where(Incident.severity.in_(filters.severity))
-    if filters.category:
-        query = query.where(Incident.category.in_(filters.category))
+        terms.append(("reporter_id", (actor.id,)))
+    for name in ("status", "severity", "category"):
+        if getattr(filters, name):
+            terms.append((name, tuple(dict.fromkeys(getattr(filters, name)))))
     if filters.unassigned:
-        query = query.where(Incident.technician_id.is_(None))
+        terms.append(("technician_id", (None,)))
     elif filters.technician_id is not None:
-        query = query.where(Incident.technician_id == filters.technician_id)
+        terms.append(("technician_id", (filters.technician_id,)))
     if filters.reporter_id is not None:
-        query = query.where(Incident.reporter_id == filters.reporter_id)
-    if filters.q and filters.q.strip():
-        query = query.where(search.matches(filters.q))
-    return query
+        terms.append(("reporter_id", (filters.reporter_id,)))
+    return terms
 
 
-def _order(query: Select, sort: str) -> Select:
-    descending = sort.startswith("-")
-    column = SORTS[sort.lstrip("-")]
-    if descending:
-        return query.order_by(column.desc(), Incident.id.desc())
-    return query.order_by(column.asc(), Incident.id.asc())
+def _where(terms: list[paging.Term], seek: frozenset[str] | None = None) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of `terms`; when `seek` is given, only those columns may use an index."""
+    clauses = []
+    for name, values in terms:
+        column = getattr(Incident, name)
+        if seek is not None and name not in seek:
+            column = paging.unindexed(column)
+        if values == (None,):
+            clauses.append(column.is_(None))
+        else:
+            clauses.append(column == values[0] if len(values) == 1 else column.in_(values))
+    return clauses
+
+
+def _searching(filters: IncidentFilters) -> bool:
+    return bool(filters.q and filters.q.strip())
+
+
+def _filtered(actor: User, filters: IncidentFilters) -> Select:
+    """Every incident `actor` may see that matches `filters` (the planner picks the path)."""
+    query = select(Incident).where(*_where(_terms(actor, filters)))
+    return query.where(search.matches(filters.q)) if _searching(filters) else query
+
+
+def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
+                cursor: str | None) -> Select:
+    """The rows of one page: their ids first, read along one index walk (app.incidents.paging)
+    without touching a table row or a join for the rows skipped; then those rows with their people."""
+    terms = _terms(actor, filters)
+    if _searching(filters):
+        # The search index names the candidate rows; no other index may compete with it.
+        path = paging.Path()
+        extra = [search.matches(filters.q)]
+    else:
+        path = paging.choose(terms, sort, branching=offset + limit <= paging.MAX_BRANCH_ROWS)
+        extra = []
+    if cursor:
+        extra.append(paging.after(cursor, sort))
+    page = select(Incident).order_by(*paging.order_by(sort))
+    if path.branch is None:
+        ids = select(Incident.id).where(*_where(terms, path.seek), *extra)
+        ids = ids.order_by(*paging.order_by(sort)).limit(limit).offset(offset)
+        return page.where(Incident.id.in_(ids))
+    walks = []
+    for value in next(values for name, values in terms if name == path.branch):
+        one = [(name, (value,) if name == path.branch else allowed) for name, allowed in terms]
+        walk = select(Incident.id).where(*_where(one, path.seek), *extra)
+        walks.append(select(walk.order_by(*paging.order_by(sort)).limit(offset + limit).subquery().c.id))
+    return page.where(Incident.id.in_(union_all(*walks))).limit(limit).offset(offset)
 
 
 def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT_SORT,
-                   page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page:
-    """A page of the incidents this user may see, newest first unless `sort` says otherwise."""
+                   page: int = 1, per_page: int = DEFAULT_PER_PAGE, cursor: str | None = None) -> Page:
+    """A page of the incidents this user may see, newest first unless `sort` says otherwise.
+
+    `page` skips rows with OFFSET, which costs more the deeper it goes; `cursor` (a previous
+    page's `next_cursor`) seeks to the same place through the index, so every page costs the same."""
     if sort.lstrip("-") not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
-    query = _apply_filters(visible_to(actor), filters)
-    total = count_incidents(actor=actor, filters=filters, query=query)
-    items = list(db.session.scalars(_order(query, sort).limit(per_page).offset((page - 1) * per_page)))
-    return Page(items=items, page=page, per_page=per_page, total=total or 0)
+    total = count_incidents(actor=actor, filters=filters)
+    if cursor:
+        # One row more than asked says whether another page follows, without counting.
+        rows = list(db.session.scalars(_page_query(actor, filters, sort, offset=0, limit=per_page + 1,
+                                                   cursor=cursor)))
+        result = Page(items=rows[:per_page], page=None, per_page=per_page, total=total)
+        more = len(rows) > per_page
+    else:
+        items = list(db.session.scalars(_page_query(actor, filters, sort, offset=(page - 1) * per_page,
+                                                    limit=per_page, cursor=None)))
+        result = Page(items=items, page=page, per_page=per_page, total=total)
+        more = result.has_next and bool(items)
+    if more:
+        result.next_cursor = paging.encode_cursor(result.items[-1], sort)
+    return result
 
 
 def timeline(*, incident: Incident) -> list[IncidentEvent]:
@@ -140,7 +199,7 @@ def count_incidents(*, actor: User, filters: IncidentFilters, query: Select | No
     if scope is not None:
         return tallies.count(scope=scope, status=filters.status, severity=filters.severity,
                              category=filters.category)
-    query = query if query is not None else _apply_filters(visible_to(actor), filters)
+    query = query if query is not None else _filtered(actor, filters)
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
@@ -151,6 +210,6 @@ def count_by(column, *, actor: User, filters: IncidentFilters | None = None) -> 
     scope = _tally_scope(actor, filters)
     if scope is not None and not filters.severity and not filters.category:
         return tallies.group(column.key, scope=scope, status=filters.status)
-    subquery = _apply_filters(visible_to(actor), filters).order_by(None).subquery()
+    subquery = _filtered(actor, filters).order_by(None).subquery()
     col = subquery.c[column.key]
     return {value: n for value, n in db.session.execute(select(col, func.count()).group_by(col))}

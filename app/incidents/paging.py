@@ -1,0 +1,148 @@
+"""How a page of incidents is read at any size: one index walked in the order asked, stopped after
+the page, and keyset cursors that seek into that walk instead of skipping rows with OFFSET.
+
+Why the page query names its path: SQLite's planner does not weigh LIMIT. Asked for
+`status = 'open' AND technician_id IS NULL ORDER BY severity`, it seeks the narrower
+(technician_id, status) index and sorts every match: cheap at 1k incidents, most of a second at 1M.
+So `choose()` picks the index that already holds the rows in the order asked, with the longest run
+of equality filters in front of the sort columns, and the other filters are written `+column`
+(SQLite's documented way to say "no index for this term"), leaving the planner nothing to sort.
+A filter on several values of that run's first column (status IN open, assigned) becomes one
+ordered walk per value, merged; the merge sorts at most (walks x page) rows."""
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, literal, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from app.exceptions import InvalidInput
+from app.incidents.lifecycle import Severity
+from app.models import Incident
+
+# What each sort orders by; the tie-breakers are the trailing columns of the indexes.
+SORT_KEYS = {
+    "created_at": ("created_at", "id"),
+    "updated_at": ("updated_at", "id"),
+    "severity": ("severity", "created_at", "id"),
+}
+# Walking one index per value costs (offset + page) rows per walk; deeper than this, one walk
+# filtering the values as it goes costs less.
+MAX_BRANCH_ROWS = 1_000
+INDEXES = sorted(tuple(column.name for column in index.columns) for index in Incident.__table__.indexes)
+
+Term = tuple[str, tuple]
+"""One filter: a column of incidents and the values it may take ((None,) means IS NULL)."""
+
+
+@dataclass(frozen=True)
+class Path:
+    """The index walk a page query takes: the columns it seeks by equality, and the first of them
+    when that one has several values (then one walk per value, merged)."""
+
+    seek: frozenset[str] = frozenset()
+    branch: str | None = None
+
+
+class unindexed(FunctionElement):
+    """A column the SQLite planner may not look up through an index (`+column`); elsewhere the
+    plain column, as PostgreSQL's planner weighs LIMIT itself."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _plain(element: unindexed, compiler, **kw) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unary_plus(element: unindexed, compiler, **kw) -> str:
+    return "+" + compiler.process(element.clauses.clauses[0], **kw)
+
+
+def choose(terms: list[Term], sort: str, *, branching: bool) -> Path:
+    """The walk for these filters and sort: an index whose columns are equality filters followed by
+    the sort key (sort columns pinned by a one-value filter may sit in the equality run), the run
+    as long as possible. Several values are allowed in the run's first column only, if `branching`."""
+    key = SORT_KEYS[sort.lstrip("-")]
+    single = {column for column, values in terms if len(values) == 1}
+    several = {column for column, values in terms if len(values) > 1}
+    best, best_score = Path(), (0, 0)
+    for columns in INDEXES:
+        for length in range(len(columns)):
+            run = columns[:length]
+            if any(column not in single | several for column in run):
+                break
+            pinned = 0
+            while pinned < len(key) and key[pinned] in run and key[pinned] in single:
+                pinned += 1
+            if columns[length:] != key[pinned:]:
+                continue
+            branched = [column for column in run if column in several]
+            if branched and (branched != [run[0]] or not branching):
+                continue
+            score = (len(run), -len(branched))
+            if score > best_score:
+                best, best_score = Path(frozenset(run), run[0] if branched else None), score
+    return best
+
+
+def order_by(sort: str) -> list[ColumnElement]:
+    """The ORDER BY of `sort` (`-` first: descending), tie-breakers included."""
+    columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
+    return [column.desc() if sort.startswith("-") else column.asc() for column in columns]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value.value if isinstance(value, Severity) else value
+
+
+def encode_cursor(incident: Incident, sort: str) -> str:
+    """An opaque token meaning "after this incident, in this sort order"."""
+    values = [_json_value(getattr(incident, name)) for name in SORT_KEYS[sort.lstrip("-")]]
+    raw = json.dumps([sort, *values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> list[Any]:
+    raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    names = SORT_KEYS[sort.lstrip("-")]
+    if not isinstance(raw, list) or len(raw) != len(names) + 1 or raw[0] != sort:
+        raise ValueError("another list's cursor")
+    values = []
+    for name, value in zip(names, raw[1:], strict=True):
+        if name == "id":
+            if type(value) is not int or not 0 < value < 2**63:
+                raise ValueError("bad id")
+        elif name == "severity":
+            value = Severity(value)
+        else:
+            value = datetime.fromisoformat(value)
+        values.append(value)
+    return values
+
+
+def after(cursor: str, sort: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's row in `sort` order: one row-value comparison, which the
+    chosen index answers by seeking straight to it, however deep."""
+    try:
+        values = _decode(cursor, sort)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput.field("cursor", "Not a cursor of this list in this sort order; start again "
+                                           "from the first page.") from None
+    columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
+    key = tuple_(*columns)
+    bound = tuple_(*(literal(value, Integer() if column.key == "id" else column.type)
+                     for column, value in zip(columns, values, strict=True)))
+    return key < bound if sort.startswith("-") else key > bound
