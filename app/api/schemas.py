@@ -11,6 +11,7 @@ from app.models import EventKind
 
 MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000
+MAX_CURSOR = 400
 # The service's own address rule, minus whitespace and control characters anywhere.
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 
@@ -84,9 +85,13 @@ class IncidentPageSchema(Schema):
     """One page of a listing; `per_page` is the size actually used (at most 100)."""
 
     items = fields.List(fields.Nested(IncidentSchema), required=True)
-    page = fields.Integer(required=True)
+    page = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The page number; null when the page was asked for by `cursor`."})
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True)
+    next_cursor = fields.String(data_key="next", required=True, allow_none=True, metadata={
+        "description": "Send as `cursor` for the page after this one (null on the last page). Unlike "
+                       "`page`, a cursor costs the same at any depth."})
 
 
 class EventSchema(Schema):
@@ -219,5 +224,8 @@ class IncidentQuerySchema(Query):
     sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(SORT_CHOICES), metadata={
         "description": "A field, `-` first for descending."})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(validate=[validate.Length(min=1, max=MAX_CURSOR), Pattern(r"^[A-Za-z0-9_-]+$")],
+                           metadata={"description": "The `next` of a previous page (keyset pagination: as "
+                                                    "fast at any depth); `page` is then ignored."})
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1), metadata={
         "description": f"Page size; values above {MAX_PER_PAGE} are clamped to {MAX_PER_PAGE}."})

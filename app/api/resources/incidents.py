@@ -43,7 +43,8 @@ class IncidentList(Resource):
     tag = "incidents"
 
     @operation("List incidents", query=IncidentQuerySchema, returns=IncidentPageSchema,
-               headers={"Link": "RFC 8288 links to the first, prev, next and last pages."},
+               headers={"Link": "RFC 8288 links to the first, prev, next and last pages (next by cursor "
+                                "when the page was asked for by cursor)."},
                description="Newest first unless `sort` says otherwise. Reporters see their own incidents only. "
                            "A browser (no Authorization header, HTML preferred) is redirected to /ui/incidents/.")
     def get(self, actor, query):
@@ -54,7 +55,7 @@ class IncidentList(Resource):
             unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
             q=query.get("q"))
         page = queries.list_incidents(actor=actor, filters=filters, sort=query["sort"], page=query["page"],
-                                      per_page=query["per_page"])
+                                      per_page=query["per_page"], cursor=query.get("cursor"))
         return IncidentPageSchema().dump(page), 200, {"Link": link_header(page)}
 
     @operation("Report an incident", body=IncidentCreateSchema, status=201, returns=IncidentSchema,
