@@ -59,5 +59,9 @@ image-tar: image  ## Export the image to incident-portal.tar with docker save
 screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story in Chromium; PNGs to docs/screenshots/
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py
 
+.PHONY: bench
+bench: $(VENV)/.dev-installed  ## wrk against 1k/100k/1M incidents and a baseline (minutes; BENCH_SIZES=1k BENCH_DURATION=3 is quick)
+	$(BIN)/python -m bench.run
+
 clean:  ## Remove the virtualenv and local databases
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

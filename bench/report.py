@@ -1,0 +1,144 @@
+"""bench/results/: results.json (everything measured), results.md (the table the README shows)
+and chart.png (throughput and p99 by endpoint and dataset size)."""
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# Issue 7's targets, checked on the largest dataset against the smallest.
+STEADY = ("list", "detail", "filter_status_severity", "filter_technician_me")
+MIN_BASELINE_SHARE = 0.5
+MAX_DRIFT = 0.2
+P99_BUDGET_MS = {"search": 100, "dashboard": 100}
+WRITES = ("create", "transition")
+
+
+def _rows(results: dict) -> tuple[list[str], dict[str, str], list[dict]]:
+    """Endpoint keys in run order, their titles, and the runs (one per dataset size)."""
+    titles: dict[str, str] = {}
+    for run in results["runs"]:
+        for endpoint in run["endpoints"]:
+            titles.setdefault(endpoint["key"], endpoint["title"])
+    return list(titles), titles, results["runs"]
+
+
+def _by_key(run: dict) -> dict[str, dict]:
+    return {endpoint["key"]: endpoint for endpoint in run["endpoints"]}
+
+
+def targets(results: dict) -> list[tuple[str, bool, str]]:
+    """(target, met?, the figures) for each of the issue's targets this run can judge."""
+    runs = results["runs"]
+    small, large = _by_key(runs[0]), _by_key(runs[-1])
+    size, first = runs[-1]["label"], runs[0]["label"]
+    checks = []
+    for key in STEADY:
+        if key not in large:
+            continue
+        share = large[key]["baseline_ratio"]
+        checks.append((f"{key} at {size}: ≥ {MIN_BASELINE_SHARE:.0%} of the baseline's req/s",
+                       share >= MIN_BASELINE_SHARE, f"{share:.0%}"))
+        if len(runs) > 1 and key in small:
+            drift = large[key]["rps"] / small[key]["rps"] - 1
+            checks.append((f"{key} at {size}: within {MAX_DRIFT:.0%} of {first}", drift >= -MAX_DRIFT,
+                           f"{drift:+.0%}"))
+    for key, budget in P99_BUDGET_MS.items():
+        if key in large:
+            p99 = large[key]["p99_ms"]
+            checks.append((f"{key} at {size}: p99 < {budget} ms", p99 < budget, f"{p99:.1f} ms"))
+    for run in runs:
+        for key in WRITES:
+            endpoint = _by_key(run).get(key)
+            if endpoint is not None:
+                bad = endpoint["non_2xx"] + endpoint["socket_errors"] + endpoint["database_locked"]
+                checks.append((f"{key} at {run['label']}: zero errors, zero 'database is locked'", bad == 0,
+                               f"{endpoint['requests']:,} requests, {endpoint['non_2xx']} non-2xx, "
+                               f"{endpoint['database_locked']} locked"))
+    return checks
+
+
+def markdown(results: dict) -> str:
+    """The figures table, the baseline and the targets, as markdown."""
+    keys, titles, runs = _rows(results)
+    labels = [run["label"] for run in runs]
+    last = runs[-1]["label"]
+    head = (["Endpoint"] + [f"req/s {label}" for label in labels] + [f"p50 ms {last}"]
+            + [f"p99 ms {label}" for label in labels] + [f"× baseline {last}"])
+    if len(runs) > 1:
+        head.append(f"{last} vs {labels[0]}")
+    head.append("non-2xx")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines.append("| Baseline (Flask, constant JSON) | " + " | ".join(f"{run['baseline']['rps']:,.0f}" for run in runs)
+                 + f" | {runs[-1]['baseline']['p50_ms']:.1f} | "
+                 + " | ".join(f"{run['baseline']['p99_ms']:.1f}" for run in runs) + " | 1.00 |"
+                 + (" |" if len(runs) > 1 else "") + " 0 |")
+    for key in keys:
+        found = [_by_key(run).get(key) for run in runs]
+        cells = [titles[key]]
+        cells += [f"{e['rps']:,.0f}" if e else "–" for e in found]
+        cells.append(f"{found[-1]['p50_ms']:.1f}" if found[-1] else "–")
+        cells += [f"{e['p99_ms']:.1f}" if e else "–" for e in found]
+        cells.append(f"{found[-1]['baseline_ratio']:.2f}" if found[-1] else "–")
+        if len(runs) > 1:
+            cells.append(f"{found[-1]['rps'] / found[0]['rps'] - 1:+.0%}" if found[0] and found[-1] else "–")
+        cells.append(str(sum(e["non_2xx"] + e["socket_errors"] for e in found if e)))
+        lines.append("| " + " | ".join(cells) + " |")
+    machine = results["machine"]
+    settings = results["settings"]
+    lines += [
+        "",
+        f"Measured {results['generated_at']} on {machine['cpu']} ({machine['cores']} cores, "
+        f"{machine['memory_gb']} GB), load average {machine['load_before']} before and {machine['load_after']} after; "
+        f"SQLite {machine['sqlite']}, Python {machine['python']}. gunicorn {settings['gunicorn']}; "
+        f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s "
+        f"after {settings['warmup_s']:g}s of warm-up (writes: none).",
+        "",
+        "| Target | Met | Figure |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {'yes' if met else '**no**'} | {figure} |" for name, met, figure in targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    """Two panels: requests/s and p99 (log scale) per endpoint, one bar per dataset size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys, titles, runs = _rows(results)
+    names = ["baseline", *keys]
+    labels = ["Baseline (constant JSON)", *(titles[key] for key in keys)]
+    figure, (throughput, tail) = plt.subplots(1, 2, figsize=(15, 0.5 * len(names) + 2.5), sharey=True)
+    height = 0.8 / len(runs)
+    for index, run in enumerate(runs):
+        found = {"baseline": run["baseline"], **_by_key(run)}
+        rows = [position + index * height for position in range(len(names))]
+        rps = [found[name]["rps"] if name in found else 0 for name in names]
+        p99 = [found[name]["p99_ms"] if name in found else 0 for name in names]
+        label = f"{run['label']} incidents"
+        throughput.barh(rows, rps, height=height, label=label)
+        tail.barh(rows, p99, height=height, label=label)
+    throughput.set_yticks([position + 0.4 - height / 2 for position in range(len(names))], labels)
+    throughput.invert_yaxis()
+    throughput.set_xlabel("requests/s (higher is better)")
+    tail.set_xlabel("p99 latency, ms, log scale (lower is better)")
+    tail.set_xscale("log")
+    tail.axvline(100, color="grey", linestyle="--", linewidth=1)
+    throughput.legend(loc="lower right")
+    for axis in (throughput, tail):
+        axis.grid(axis="x", alpha=0.3)
+    figure.suptitle(f"Incident portal under wrk (16 connections), {results['generated_at'][:10]}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: dict, folder: Path = RESULTS) -> dict[str, Path]:
+    """results.json, results.md and chart.png in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "results.json", "md": folder / "results.md", "png": folder / "chart.png"}
+    paths["json"].write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    paths["md"].write_text(markdown(results), encoding="utf-8")
+    chart(results, paths["png"])
+    return paths

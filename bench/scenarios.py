@@ -1,0 +1,111 @@
+"""What `make bench` asks of the portal at one dataset size: the endpoints, who asks, and the
+state each needs (tokens, a logged-in session, a deep page and its cursor, incidents to move)."""
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench.wrk import Load
+
+# The demo users' password; the bulk users share it (seed/bulk.py).
+PASSWORD = json.loads((Path(__file__).resolve().parent.parent / "seed" / "users.json").read_text())["password"]
+ADMIN, TECHNICIAN, REPORTER = "admin1", "bulk-tech-001", "bulk-reporter-001"
+# The two technicians the transition load reassigns to, in turn (never the current assignee).
+MOVERS = ("bulk-tech-002", "bulk-tech-003")
+# Host names from the bulk generator: each matches about 1 incident in 3,200, a realistic search.
+SEARCH_TERMS = ("db-123", "web-245", "cache-310", "mq-177")
+DETAIL_IDS = 500
+TRANSITION_IDS = 2_000
+USER_AGENT = "portal-bench"  # the same as portal.lua's, so the session is never marked non-fresh
+_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@dataclass
+class Endpoint:
+    """One line of the results table."""
+
+    key: str
+    title: str
+    load: Load
+    write: bool = False
+
+
+def token(base: str, username: str) -> str:
+    """A bearer token from POST /auth/tokens (the API never hashes a password per request after)."""
+    answer = requests.post(f"{base}/auth/tokens", json={"username": username, "password": PASSWORD,
+                                                        "name": "make bench"}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()["token"]
+
+
+def session_cookie(base: str, username: str) -> str:
+    """A logged-in session cookie, through the real form: GET /login for the CSRF token, then POST."""
+    headers = {"User-Agent": USER_AGENT}
+    form = requests.get(f"{base}/login", headers=headers, timeout=30)
+    match = _CSRF.search(form.text)
+    if match is None:
+        raise RuntimeError("no csrf_token field on /login")
+    cookie = f"session={form.cookies['session']}"
+    answer = requests.post(f"{base}/login", headers=headers | {"Cookie": cookie}, allow_redirects=False,
+                           data={"csrf_token": match.group(1) or match.group(2), "username": username,
+                                 "password": PASSWORD}, timeout=30)
+    if answer.status_code != 302 or "session" not in answer.cookies:
+        raise RuntimeError(f"login as {username} failed: HTTP {answer.status_code}")
+    return f"session={answer.cookies['session']}"
+
+
+def _deep_page(base: str, auth: dict) -> tuple[int, str]:
+    """The middle page of the whole list, and the cursor that reaches the same rows."""
+    first = requests.get(f"{base}/incidents/", headers=auth, timeout=60).json()
+    middle = max(2, -(-first["total"] // first["per_page"]) // 2)
+    before = requests.get(f"{base}/incidents/", params={"page": middle - 1}, headers=auth, timeout=120).json()
+    return middle, before["next"]
+
+
+def _database_facts(database: Path) -> dict:
+    """Ids read straight from the file: users, incidents to read, incidents to move."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        def user_id(username: str) -> int:
+            return connection.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()[0]
+
+        movers = [user_id(name) for name in MOVERS]
+        top = connection.execute("SELECT max(id) FROM incidents").fetchone()[0]
+        movable = [row[0] for row in connection.execute(
+            "SELECT id FROM incidents WHERE status = 'assigned' AND technician_id NOT IN (?, ?) "
+            "ORDER BY id LIMIT ?", (*movers, TRANSITION_IDS))]
+    step = max(1, top // DETAIL_IDS)
+    return {"movers": movers, "detail_ids": list(range(step, top + 1, step))[:DETAIL_IDS], "movable": movable}
+
+
+def endpoints(base: str, database: Path) -> list[Endpoint]:
+    """Every endpoint measured, reads first (writes change what later reads would see)."""
+    facts = _database_facts(database)
+    admin = {"Authorization": f"Bearer {token(base, ADMIN)}"}
+    technician = {"Authorization": f"Bearer {token(base, TECHNICIAN)}"}
+    reporter = {"Authorization": f"Bearer {token(base, REPORTER)}"}
+    browser = {"Cookie": session_cookie(base, ADMIN)}
+    middle, cursor = _deep_page(base, admin)
+    return [
+        Endpoint("list", "API list, page 1", Load(["/incidents/"], headers=admin)),
+        Endpoint("deep_page", "API list, middle page (OFFSET)",
+                 Load([f"/incidents/?page={middle}"], headers=admin)),
+        Endpoint("deep_cursor", "API list, same rows by cursor",
+                 Load([f"/incidents/?cursor={cursor}"], headers=admin)),
+        Endpoint("filter_status_severity", "API filter status=open&severity=high",
+                 Load(["/incidents/?status=open&severity=high"], headers=admin)),
+        Endpoint("filter_technician_me", "API filter technician=me (technician)",
+                 Load(["/incidents/?technician=me"], headers=technician)),
+        Endpoint("search", "API search q=<host name>", Load([f"/incidents/?q={term}" for term in SEARCH_TERMS],
+                                                            headers=admin)),
+        Endpoint("detail", "API detail", Load([f"/incidents/{i}" for i in facts["detail_ids"]], headers=admin)),
+        Endpoint("html_list", "HTML list /ui/incidents/", Load(["/ui/incidents/"], headers=browser)),
+        Endpoint("dashboard", "HTML dashboard / (admin)", Load(["/"], headers=browser)),
+        Endpoint("create", "API create (POST)", Load(["/incidents/"], method="POST", headers=reporter, body="create"),
+                 write=True),
+        Endpoint("transition", "API transition (PUT start / reassign)",
+                 Load(["/incidents/"], method="PUT", headers=admin, body="transition", ids=facts["movable"],
+                      techs=facts["movers"]), write=True),
+    ]
