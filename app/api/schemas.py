@@ -20,6 +20,12 @@ def _id(**kwargs) -> fields.Integer:
     return Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+def _fits_an_id(value: str) -> None:
+    """A person filter's id must fit the INTEGER column (PostgreSQL: 'integer out of range', a 500)."""
+    if value.isdigit() and int(value) > MAX_ID:
+        raise ValidationError(f"Must be at most {MAX_ID}.")
+
+
 def _text(max_length: int, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
@@ -215,9 +221,9 @@ class IncidentQuerySchema(Query):
     status = fields.List(Choice(Status), metadata={"description": "Repeat to match any of several."})
     severity = fields.List(Choice(Severity), metadata={"description": "Repeat to match any of several."})
     category = fields.List(Choice(Category), metadata={"description": "Repeat to match any of several."})
-    technician = fields.String(validate=Pattern(r"^(?:me|none|[1-9][0-9]{0,9})$"), metadata={
+    technician = fields.String(validate=[Pattern(r"^(?:me|none|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
         "description": "A technician's id, `me`, or `none` for unassigned incidents."})
-    reporter = fields.String(validate=Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), metadata={
+    reporter = fields.String(validate=[Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
         "description": "A reporter's id or `me`."})
     q = fields.String(validate=[validate.Length(max=200), Pattern(NO_CONTROL_CHARS)], metadata={
         "description": "Words to find in the title or description (each as a word prefix)."})

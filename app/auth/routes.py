@@ -17,6 +17,10 @@ def safe_next(target: str | None) -> str:
     fallback = url_for("web.dashboard")
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return fallback
+    # Control characters: a CR/LF would split the Location header, and browsers drop tabs and
+    # newlines, which turns "/\t/evil.example" into "//evil.example".
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return fallback

@@ -15,7 +15,9 @@ from app.incidents.lifecycle import Role
 from app.models import ApiToken, User, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+# Names and labels are one line of text; PostgreSQL cannot store NUL at all.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 # Checked against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH: dict[str, str] = {}
 
@@ -36,7 +38,10 @@ def authenticate(*, username: str, password: str, now: datetime | None = None) -
     """The active user with these credentials, or None. Repeated failures lock the account for
     a while (not forever, so an attacker cannot lock someone out for good)."""
     now = now or utcnow()
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    username = (username or "").strip()
+    # A name no account can have (NUL, control characters, 10,000 letters) is never looked up.
+    user = db.session.scalar(select(User).where(User.username == username)) if USERNAME_RE.fullmatch(username) \
+        else None
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
         return None
@@ -76,6 +81,8 @@ def _validate_profile(*, username=None, name=None, email=None, role=None, errors
         errors.setdefault("username", []).append("3-64 letters, digits, '.', '_' or '-'.")
     if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 120):
         errors.setdefault("name", []).append("Must be 1-120 characters.")
+    elif name is not None and CONTROL_CHARS.search(name):
+        errors.setdefault("name", []).append("Must not contain control characters.")
     if email is not None and not (isinstance(email, str) and len(email) <= 254 and EMAIL_RE.match(email)):
         errors.setdefault("email", []).append("Must be a valid email address.")
     if role is not None and not isinstance(role, Role):
@@ -161,6 +168,8 @@ def _token_digest(token: str) -> str:
 
 def issue_token(*, user: User, name: str = "api", ttl_days: int | None = None) -> tuple[ApiToken, str]:
     """A new bearer token; returns the row and the plain token (shown once, never stored)."""
+    if name and CONTROL_CHARS.search(name):
+        raise InvalidInput.field("name", "Must not contain control characters.")
     plain = secrets.token_urlsafe(32)
     days = current_app.config["API_TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
     with write_transaction():

@@ -27,7 +27,8 @@ def index():
     )
 
 
-@bp.route("/<int:message_id>/retry", methods=["POST"])
+# Ids wider than a database integer are 404s here, not an overflow in the driver (500).
+@bp.route(f"/<int(max={2**31 - 1}):message_id>/retry", methods=["POST"])
 @role_required(Role.ADMIN)
 def retry(message_id: int):
     """Put one failed message back in the queue."""

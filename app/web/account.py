@@ -58,7 +58,12 @@ def create_token():
     form = TokenForm(prefix="token")
     if not form.validate_on_submit():
         return _render_account(token_form=form, status=422)
-    token, plain = accounts.issue_token(user=current_user, name=form.name.data.strip(), ttl_days=form.ttl_days.data)
+    try:
+        token, plain = accounts.issue_token(user=current_user, name=form.name.data.strip(),
+                                            ttl_days=form.ttl_days.data)
+    except InvalidInput as exc:
+        show_field_errors(form, exc)
+        return _render_account(token_form=form, status=422)
     flash(f"Token “{token.name}” was created. Copy it now: it will not be shown again.", "success")
     return _render_account(new_token=plain, status=201)
 

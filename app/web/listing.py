@@ -21,6 +21,7 @@ SORT_CHOICES = [
 ME, NOBODY = "me", "none"
 MAX_PAGE = 1_000_000
 MAX_ID_DIGITS = 18  # fits a 64-bit database integer
+MAX_ID = 2**31 - 1  # the id columns are INTEGER: 32 bits on PostgreSQL
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _technician(raw: str | None, user: User) -> tuple[str | None, int | None, bo
         return ME, user.id, False
     if value == NOBODY:
         return NOBODY, None, True
-    if value.isdigit() and len(value) <= MAX_ID_DIGITS:
+    if value.isdigit() and len(value) <= MAX_ID_DIGITS and int(value) <= MAX_ID:
         return value, int(value), False
     return None, None, False
 
