@@ -278,6 +278,30 @@ class TestListing:
         seen = [i["id"] for page in (first, second, third) for i in page.get_json()["items"]]
         assert sorted(seen) == sorted(i.id for i in incidents)
 
+    def test_cursors_walk_every_incident_once(self, client, headers, incidents):
+        """`next` from each page as `cursor`: the same order as pages; on cursor pages `page` is null and
+        Link's next is the cursor too."""
+        seen, query, pages = [], "/incidents/?per_page=2&sort=severity", 0
+        while query:
+            response = client.get(query, headers=headers["admin"])
+            body = response.get_json()
+            pages += 1
+            seen += [item["id"] for item in body["items"]]
+            assert body["page"] == (1 if pages == 1 else None)
+            if body["next"] and body["page"] is None:
+                assert f"cursor={body['next']}" in _links(response)["next"]
+            query = f"/incidents/?per_page=2&sort=severity&cursor={body['next']}" if body["next"] else None
+        by_pages = [i["id"] for i in client.get("/incidents/?per_page=100&sort=severity",
+                                                headers=headers["admin"]).get_json()["items"]]
+        assert (pages, seen) == (3, by_pages)
+        assert sorted(seen) == sorted(i.id for i in incidents)
+
+    @pytest.mark.parametrize("cursor", ["garbage", "AAAA", "WyItY3JlYXRlZF9hdCIsMSwyXQ"])
+    def test_a_foreign_or_forged_cursor_is_422(self, client, headers, incidents, cursor):
+        """Not a cursor of this list in this sort order: 422 naming `cursor`."""
+        assert_problem(client.get(f"/incidents/?sort=severity&cursor={cursor}", headers=headers["admin"]),
+                       422, "cursor")
+
     def test_per_page_above_100_is_clamped_and_a_page_past_the_end_is_empty(self, client, headers, incidents):
         """SPEC: the body says the per_page used; past the end, prev points at the last real page."""
         body = client.get("/incidents/?per_page=5000", headers=headers["admin"]).get_json()
