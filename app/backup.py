@@ -8,8 +8,6 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from app.extensions import db
 
 
@@ -19,7 +17,7 @@ class BackupError(Exception):
 
 def backup_database(destination: Path) -> str:
     """Write a consistent copy of the database to `destination`; return what was done."""
-    url = make_url(str(db.engine.url))
+    url = db.engine.url  # not str(url): that masks the password
     destination = destination.expanduser().resolve()
     if destination.exists():
         raise BackupError(f"{destination} already exists; choose a new file name")

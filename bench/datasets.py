@@ -1,7 +1,10 @@
-"""The benchmark databases: built once per size under bench/data/, reused while they still match.
+"""The benchmark databases: built once per size under bench/data/, reused while they still match
+the code that made them (the migrations, the seed data and the bulk generator).
 
 A database is built into a temporary file and renamed when complete, so an interrupted build is
 never mistaken for a finished one. Each run works on a fresh copy (writes must not pile up)."""
+import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -9,8 +12,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-from alembic.script import ScriptDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -43,20 +44,20 @@ def cli_env(database: Path) -> dict[str, str]:
     return env
 
 
-def _head_revision() -> str:
-    """The newest migration's revision id."""
-    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+def fingerprint() -> str:
+    """A digest of everything a dataset is made from: when any of it changes, datasets are rebuilt."""
+    digest = hashlib.sha256()
+    sources = [*sorted((ROOT / "migrations" / "versions").glob("*.py")), *sorted((ROOT / "seed").glob("*.py")),
+               *sorted((ROOT / "seed").glob("*.json"))]
+    for path in sources:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
-def describe(database: Path) -> tuple[int, str | None]:
-    """(number of incidents, schema revision) of a built database; (0, None) when unreadable."""
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-            incidents = connection.execute("SELECT count(*) FROM incidents").fetchone()[0]
-            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-        return incidents, revision
-    except sqlite3.Error:
-        return 0, None
+def count_incidents(database: Path) -> int:
+    """How many incidents a database holds."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT count(*) FROM incidents").fetchone()[0]
 
 
 def build(size: int, path: Path) -> None:
@@ -67,7 +68,7 @@ def build(size: int, path: Path) -> None:
     env = cli_env(partial)
     subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*FLASK, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
-    seeded, _ = describe(partial)
+    seeded = count_incidents(partial)
     if size > seeded:
         subprocess.run([*FLASK, "seed", "--bulk", str(size - seeded)], cwd=ROOT, env=env, check=True)
     with sqlite3.connect(partial) as connection:  # fold the WAL into the file: one file to copy
@@ -81,12 +82,15 @@ def ensure(size: int, log=print) -> Path:
     """The pristine database of `size` incidents, built when missing or out of date."""
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"portal-{label(size)}.db"
-    incidents, revision = describe(path) if path.exists() else (0, None)
-    if incidents == size and revision == _head_revision():
+    stamp = path.with_suffix(".json")
+    expected = {"incidents": size, "fingerprint": fingerprint()}
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == expected:
         return path
     log(f"building {path.relative_to(ROOT)} ({size:,} incidents)...")
     started = time.perf_counter()
+    stamp.unlink(missing_ok=True)
     build(size, path)
+    stamp.write_text(json.dumps(expected) + "\n")
     log(f"built {path.name} in {time.perf_counter() - started:.0f} s")
     return path
 

@@ -60,7 +60,7 @@ def _pick(words: list[str], index: str) -> str:
     """words[index] in SQL both databases understand: a slice of one fixed-width string."""
     width = max(map(len, words)) + 1
     packed = "".join(w.ljust(width) for w in words)
-    return f"trim(substr('{packed}', ({index}) * {width} + 1, {width}))"
+    return f"trim(substr(CAST('{packed}' AS varchar), CAST(({index}) * {width} + 1 AS integer), {width}))"
 
 
 class _Sql:
@@ -69,10 +69,14 @@ class _Sql:
     def __init__(self, dialect: str):
         self.postgres = dialect == "postgresql"
 
+    def json(self, expr: str) -> str:
+        return f"CAST({expr} AS json)" if self.postgres else expr
+
     def timestamp(self, epoch: str) -> str:
         if self.postgres:
             return f"(to_timestamp({epoch}) AT TIME ZONE 'UTC')"
-        return f"datetime({epoch}, 'unixepoch')"
+        # The ORM's own text form (microseconds included): keyset cursors compare these strings.
+        return f"(strftime('%Y-%m-%d %H:%M:%f', {epoch}, 'unixepoch') || '000')"
 
 
 def _band(expr: str, bands) -> str:
@@ -83,7 +87,7 @@ def _band(expr: str, bands) -> str:
 def _generator(sql: _Sql) -> str:
     """A CTE yielding one row of derived values per new incident."""
     def mix(multiplier: int, modulo: str) -> str:
-        return f"((((i + :start_id) * {multiplier}) % 4294967296) / 65536 % {modulo})"
+        return f"((((CAST(i AS bigint) + :start_id) * {multiplier}) % 4294967296) / 65536 % {modulo})"
 
     status = _band(mix(2654435761, 100), STATUS_BANDS)
     severity = _band(mix(2246822519, 100), SEVERITY_BANDS).replace("'", "")
@@ -99,7 +103,7 @@ def _generator(sql: _Sql) -> str:
           CAST(101 + {mix(1103515245, HOSTS_PER_KIND)} AS varchar) AS host,
         :first_reporter + {mix(1181783497, ':n_reporters')} AS reporter_id,
         :first_technician + {mix(3572933227, ':n_technicians')} AS technician_id,
-        :t0 + (i * :span) / :n AS created_epoch,
+        :t0 + (CAST(i AS bigint) * :span) / :n AS created_epoch,
         600 * (1 + i % 12) AS gap
       FROM seq),
     gen AS (SELECT raw.*, {moves} AS moves FROM raw)
@@ -145,12 +149,13 @@ def load(n: int, *, now: datetime | None = None) -> int:
     steps = " UNION ALL ".join(
         f"SELECT {k} AS k, '{kind}' AS kind, {repr(before) if before else 'NULL'} AS from_status, "
         f"'{after}' AS to_status" for k, kind, before, after in STEPS)
+    assigned_changes = sql.json("""CASE WHEN steps.kind = 'assigned' THEN '{"technician": [null, "bulk"]}' END""")
     actor = ("CASE steps.kind WHEN 'assigned' THEN :admin_id WHEN 'status_changed' THEN technician_id "
              "WHEN 'resolved' THEN technician_id ELSE reporter_id END")
     connection.execute(text(_generator(sql) + f""", steps AS ({steps})
     INSERT INTO incident_events (incident_id, actor_id, kind, created_at, from_status, to_status, changes, body)
     SELECT id, {actor}, steps.kind, {at('created_epoch + steps.k * gap')}, steps.from_status, steps.to_status,
-      CASE WHEN steps.kind = 'assigned' THEN '{{"technician": [null, "bulk"]}}' END,
+      {assigned_changes},
       CASE WHEN steps.kind = 'resolved' THEN :notes END
     FROM gen JOIN steps ON steps.k < gen.moves"""), params)
     connection.execute(text(_generator(sql) + """, scoped AS (

@@ -11,8 +11,10 @@ from app.models import Incident
 
 MAX_TERMS = 8
 _WORD = re.compile(r"[^\W_]+")
-# Must match the expression of the index created by migration 0002 on PostgreSQL.
-PG_DOCUMENT = "to_tsvector('simple', title || ' ' || description)"
+# Must match the expression of the index created by migration 0002 on PostgreSQL. Punctuation is
+# turned into spaces first so PostgreSQL splits words as `terms()` does ("db-226" -> db, 226;
+# its own parser would index "-226" as a signed number).
+PG_DOCUMENT = "to_tsvector('simple', regexp_replace(title || ' ' || description, '[^[:alnum:]]+', ' ', 'g'))"
 
 
 def terms(q: str) -> list[str]:

@@ -28,8 +28,8 @@ SQLITE_FTS = [
     "INSERT INTO incidents_fts(incidents_fts) VALUES ('rebuild')",
 ]
 POSTGRES_SEARCH = (
-    "CREATE INDEX ix_incidents_search ON incidents "
-    "USING gin (to_tsvector('simple', title || ' ' || description))"
+    "CREATE INDEX ix_incidents_search ON incidents USING gin "
+    "(to_tsvector('simple', regexp_replace(title || ' ' || description, '[^[:alnum:]]+', ' ', 'g')))"
 )
 FILL_TALLIES = """
 INSERT INTO incident_tallies (scope, status, severity, category, n)
