@@ -110,3 +110,15 @@ def test_an_unknown_user_is_404(client, people):
     """Acting on a user id that does not exist."""
     login(client, people["admin"])
     assert client.post("/ui/users/9999/deactivate").status_code == 404
+
+
+def test_the_last_admin_cannot_deactivate_or_demote_themselves(client, people):
+    """The portal never loses its last admin: a flash explains, nothing changes."""
+    login(client, people["admin"])
+    admin_id = people["admin"].id
+    for path, data in ((f"/ui/users/{admin_id}/deactivate", {}),
+                       (f"/ui/users/{admin_id}/role", {f"user{admin_id}-role": "reporter"})):
+        response = client.post(path, data=data, follow_redirects=True)
+        assert any("last active admin" in message for _, message in flashes(html(response)))
+    db.session.expire_all()
+    assert people["admin"].active and people["admin"].role == Role.ADMIN

@@ -5,11 +5,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.database import write_transaction
-from app.exceptions import InvalidInput, NotFound
+from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed
 from app.extensions import db
 from app.incidents.lifecycle import Role
 from app.models import ApiToken, User, utcnow
@@ -124,6 +124,11 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
     if errors:
         raise InvalidInput(errors)
     with write_transaction():
+        leaves_admins = user.role == Role.ADMIN and user.active and (
+            (role is not None and Role(role) != Role.ADMIN) or active is False)
+        if leaves_admins and _active_admins() <= 1:
+            raise TransitionNotAllowed(f"{user.username} is the last active admin; make someone else "
+                                       "an admin first.")
         if role is not None:
             user.role = Role(role)
         if name is not None:
@@ -135,6 +140,11 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
             if not active:
                 _revoke_all_tokens(user)
     return user
+
+
+def _active_admins() -> int:
+    return db.session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN,
+                                                                          User.active.is_(True)))
 
 
 def change_password(*, user: User, current_password: str, new_password: str) -> None:

@@ -61,8 +61,13 @@ def change_role(user_id: int):
 @role_required(Role.ADMIN)
 def deactivate_user(user_id: int):
     """Deactivate: the user can no longer log in and their API tokens stop working."""
-    user = accounts.update_user(user=accounts.get_user(user_id), active=False)
-    flash(f"{user.username} is deactivated; their API tokens were revoked.", "success")
+    user = accounts.get_user(user_id)
+    try:
+        accounts.update_user(user=user, active=False)
+    except DomainError as exc:
+        flash_refusal(exc)
+    else:
+        flash(f"{user.username} is deactivated; their API tokens were revoked.", "success")
     return redirect(url_for("web.users"))
 
 

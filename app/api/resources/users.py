@@ -40,9 +40,10 @@ class User(Resource):
         """One account by id."""
         return UserSchema().dump(accounts.get_user(user_id))
 
-    @operation("Change a user", body=UserUpdateSchema, returns=UserSchema, roles=(Role.ADMIN,),
+    @operation("Change a user", body=UserUpdateSchema, returns=UserSchema, roles=(Role.ADMIN,), errors=(404, 409),
                description="Change the role, name or email, or deactivate (`active: false`): a deactivated "
-                           "user cannot log in and their tokens stop working. Users are never deleted.")
+                           "user cannot log in and their tokens stop working. Users are never deleted. "
+                           "Demoting or deactivating the last active admin is refused (409).")
     def patch(self, user_id, actor, body):
         """Role, name, email or active flag."""
         user = accounts.get_user(user_id)
