@@ -65,7 +65,7 @@ def _deep_page(base: str, auth: dict) -> tuple[int, str]:
     return middle, before["next"]
 
 
-def _database_facts(database: Path) -> dict:
+def database_facts(database: Path) -> dict:
     """Ids read straight from the file: users, incidents to read, incidents to move."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
         def user_id(username: str) -> int:
@@ -82,7 +82,7 @@ def _database_facts(database: Path) -> dict:
 
 def endpoints(base: str, database: Path) -> list[Endpoint]:
     """Every endpoint measured, reads first (writes change what later reads would see)."""
-    facts = _database_facts(database)
+    facts = database_facts(database)
     admin = {"Authorization": f"Bearer {token(base, ADMIN)}"}
     technician = {"Authorization": f"Bearer {token(base, TECHNICIAN)}"}
     reporter = {"Authorization": f"Bearer {token(base, REPORTER)}"}

@@ -1,0 +1,110 @@
+"""`make bench`'s own moving parts, in seconds rather than minutes: every endpoint load the harness
+builds (tokens from POST /auth/tokens, a session from the CSRF-protected login form, the deep page's
+cursor, the Lua write loads) is driven by the real wrk against a live server and answers only 2xx;
+and the report turns results into the table, the verdict on each target and the chart.
+
+The benchmark runs on SQLite files (bench/data/), so these tests do too."""
+import json
+import shutil
+
+import pytest
+import requests
+
+from app import create_app
+from app.extensions import db
+from bench import report, scenarios, wrk
+from seed.loader import seed_incidents, seed_users
+from tests.api_helpers import live_server
+from tests.perf_helpers import load
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture(scope="module")
+def bench_server(tmp_path_factory, schema_template):
+    """Demo users and 600 generated incidents, CSRF on as in production, served on 127.0.0.1:
+    yields (base URL, database file, the endpoints make bench would measure)."""
+    path = tmp_path_factory.mktemp("bench") / "portal.db"
+    shutil.copy(schema_template, path)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        seed_users()
+        seed_incidents()
+        load(600)
+        with live_server(app) as base:
+            yield base, path, {endpoint.key: endpoint for endpoint in scenarios.endpoints(base, path)}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_cursor_reaches_the_deep_page_rows(bench_server):
+    """The cursor endpoint reads the very rows of the deep OFFSET page, so the two compare
+    (checked before the write loads below add incidents)."""
+    base, _, endpoints = bench_server
+
+    def ids(load: wrk.Load) -> list[int]:
+        answer = requests.get(base + load.paths[0], headers=load.headers, timeout=30)
+        return [item["id"] for item in answer.json()["items"]]
+
+    assert ids(endpoints["deep_cursor"].load) == ids(endpoints["deep_page"].load) != []
+
+
+KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search", "detail",
+        "html_list", "dashboard", "create", "transition"]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_endpoint_load_gets_only_2xx(bench_server, key):
+    """One second of wrk, 16 connections: requests flow and none is refused (writes included:
+    unique creates; start / reassign moves that are valid whenever they arrive)."""
+    base, _, endpoints = bench_server
+    result = wrk.run(base, endpoints[key].load, seconds=1)
+    assert result.requests > 0 and result.socket_errors == 0
+    assert result.non_2xx == 0, result.statuses
+
+
+def test_the_harness_measures_every_endpoint_listed(bench_server):
+    """The table's rows are exactly these, reads before writes (writes change what reads see)."""
+    _, _, endpoints = bench_server
+    assert list(endpoints) == KEYS
+    assert [e.write for e in endpoints.values()] == [False] * 9 + [True] * 2
+
+
+def _result(rps: float, p99: float, **extra) -> dict:
+    return {"requests": int(rps * 10), "seconds": 10.0, "rps": rps, "p50_ms": p99 / 3, "p90_ms": p99 / 2,
+            "p99_ms": p99, "max_ms": p99 * 2, "statuses": {"200": int(rps * 10)}, "socket_errors": 0,
+            "non_2xx": 0, **extra}
+
+
+def _run(label: str, size: int, baseline: float, endpoints: dict) -> dict:
+    rows = [{"key": key, "title": key.title(), "method": "GET", "path": "/", "baseline_ratio": rps / baseline,
+             "database_locked": locked, **_result(rps, p99)} for key, (rps, p99, locked) in endpoints.items()]
+    return {"size": size, "label": label, "baseline": _result(baseline, 20), "endpoints": rows, "tracebacks": 0}
+
+
+def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
+    """results.json round-trips, the markdown has a row per endpoint and says which targets were
+    missed (and by what figure), and chart.png is a PNG."""
+    results = {
+        "generated_at": "2026-01-01 00:00 UTC",
+        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gb": 8, "os": "Linux", "python": "3.11",
+                    "sqlite": "3.40.1", "wrk": "wrk 4.1.0", "load_before": "0.1", "load_after": "0.2"},
+        "settings": {"duration_s": 10.0, "warmup_s": 3.0, "wrk_threads": 2, "wrk_connections": 16,
+                     "gunicorn": "2 workers x 4 threads"},
+        "runs": [
+            _run("1k", 1_000, 1_000, {"list": (600, 30, 0), "search": (500, 40, 0), "create": (100, 200, 0)}),
+            _run("1M", 1_000_000, 1_000, {"list": (400, 50, 0), "search": (300, 150, 0), "create": (90, 250, 2)}),
+        ],
+    }
+    paths = report.write(results, tmp_path)
+    assert json.loads(paths["json"].read_text()) == results
+    table = paths["md"].read_text()
+    assert "| List | 600 | 400 |" in table and "| -33% |" in table
+    verdicts = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in table.splitlines()
+                if line.startswith("| ") and line.count(" | ") == 2}
+    assert verdicts["list at 1M: within 20% of 1k"] == "**no**"
+    assert verdicts["list at 1M: ≥ 50% of the baseline's req/s"] == "**no**"
+    assert verdicts["search at 1M: p99 < 100 ms"] == "**no**"
+    assert verdicts["create at 1k: zero errors, zero 'database is locked'"] == "yes"
+    assert verdicts["create at 1M: zero errors, zero 'database is locked'"] == "**no**"
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
