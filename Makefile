@@ -46,6 +46,13 @@ test-pg: $(VENV)/.dev-installed chromium  ## The same suite on a throwaway Postg
 
 test: lint pytest test-pg  ## Everything CI runs: lint, the suite on SQLite, then on PostgreSQL
 
+.PHONY: test-load audit
+test-load: $(VENV)/.dev-installed  ## Load (gunicorn, 16 clients) and kill -9 crash tests alone; `make test` runs them too
+	$(BIN)/python -m pytest tests/test_load_concurrency.py tests/test_reliability_crash.py
+
+audit: $(VENV)/.dev-installed  ## pip-audit the pinned requirements; --strict fails if a package cannot be checked
+	$(BIN)/pip-audit --strict -r requirements.txt
+
 IMAGE ?= incident-portal:latest
 IMAGE_TAR ?= incident-portal.tar
 

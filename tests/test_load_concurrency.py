@@ -22,6 +22,7 @@ from app.models import EventKind, Incident, IncidentEvent
 from tests import postgres
 from tests.load import invariants
 from tests.load.data import headers, seed
+from tests.load.report import report
 from tests.load.server import Gunicorn
 
 pytestmark = pytest.mark.live
@@ -127,16 +128,6 @@ def load_database(request, tmp_path, schema_template) -> str:
         return server.fresh_database()
     shutil.copy(schema_template, tmp_path / "load.db")
     return f"sqlite:///{tmp_path / 'load.db'}"
-
-
-def report(request, line: str) -> None:
-    """Print the run's figures even with output captured (they go into the closing notes)."""
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        print(line)
 
 
 def test_many_clients_through_gunicorn_lose_nothing(request, tmp_path, load_database):
