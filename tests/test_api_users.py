@@ -103,3 +103,14 @@ def test_an_unknown_user_is_404(client, admin):
     """GET and PATCH alike."""
     assert_problem(client.get("/users/424242", headers=admin), 404)
     assert_problem(client.patch("/users/424242", headers=admin, json={"active": False}), 404)
+
+
+@pytest.mark.parametrize("body", [{"active": False}, {"role": "technician"}])
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(client, people, admin, body):
+    """409 and nothing changes; with a second admin the same change goes through."""
+    me = people["admin"].id
+    before = snapshot()
+    assert_problem(client.patch(f"/users/{me}", headers=admin, json=body), 409)
+    assert snapshot() == before
+    factories.make_user(Role.ADMIN, username="second")
+    assert client.patch(f"/users/{me}", headers=admin, json=body).status_code == 200
