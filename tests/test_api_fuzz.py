@@ -18,7 +18,7 @@ from app.extensions import db
 from app.incidents.lifecycle import Role, Status
 from app.models import ApiToken, User
 from seed.loader import seed_incidents, seed_users
-from tests import factories
+from tests import factories, postgres
 from tests.api_helpers import live_server
 
 MAX_EXAMPLES = 25
@@ -33,12 +33,23 @@ CONFIG = schemathesis.Config.from_dict({
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory, schema_template):
-    """A populated app on its own database, served on 127.0.0.1; yields the base URL."""
+def fuzz_database(request, tmp_path_factory, schema_template):
+    """A migrated database of its own: a copy of the SQLite template, or a fresh PostgreSQL one."""
+    if postgres.ENABLED:
+        server = request.getfixturevalue("pg_server")
+        yield server.fresh_database()
+        server.drop_extra()
+        return
     path = tmp_path_factory.mktemp("fuzz") / "portal.db"
     shutil.copy(schema_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(fuzz_database):
+    """A populated app on its own database, served on 127.0.0.1; yields the base URL."""
     # Token requests are fuzzed for what they answer, not throttled (test_api_auth covers the 429).
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", RATELIMIT_TOKENS="100000 per minute")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=fuzz_database, RATELIMIT_TOKENS="100000 per minute")
     with app.app_context():
         seed_users()
         seed_incidents()
