@@ -1,8 +1,8 @@
 """Account rules that protect the portal from locking itself out."""
 import pytest
 
-from app.auth.service import update_user
-from app.exceptions import TransitionNotAllowed
+from app.auth.service import create_user, update_user
+from app.exceptions import InvalidInput, TransitionNotAllowed
 from app.extensions import db
 from app.incidents.lifecycle import Role
 from tests import factories
@@ -29,3 +29,14 @@ def test_an_inactive_admin_does_not_count(people):
     factories.make_user(Role.ADMIN, active=False)
     with pytest.raises(TransitionNotAllowed):
         update_user(user=people["admin"], active=False)
+
+
+@pytest.mark.parametrize(("field", "value"), [("username", "carol\n"), ("email", "carol@example.com\n"),
+                                              ("email", "a@b.co\nBcc: x@evil.test")])
+def test_a_trailing_newline_never_passes_for_a_name_or_address(app, field, value):
+    """`$` would match before a final newline; a newline in a mail header is an injection."""
+    args = {"username": "carol", "password": "long-enough", "role": "reporter", "email": "c@example.com",
+            field: value}
+    with pytest.raises(InvalidInput) as error:
+        create_user(**args)
+    assert field in error.value.errors

@@ -77,13 +77,13 @@ def validate_password(password: str, *, field: str = "password") -> None:
 
 
 def _validate_profile(*, username=None, name=None, email=None, role=None, errors) -> None:
-    if username is not None and not (isinstance(username, str) and USERNAME_RE.match(username)):
+    if username is not None and not (isinstance(username, str) and USERNAME_RE.fullmatch(username)):
         errors.setdefault("username", []).append("3-64 letters, digits, '.', '_' or '-'.")
     if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 120):
         errors.setdefault("name", []).append("Must be 1-120 characters.")
     elif name is not None and CONTROL_CHARS.search(name):
         errors.setdefault("name", []).append("Must not contain control characters.")
-    if email is not None and not (isinstance(email, str) and len(email) <= 254 and EMAIL_RE.match(email)):
+    if email is not None and not (isinstance(email, str) and len(email) <= 254 and EMAIL_RE.fullmatch(email)):
         errors.setdefault("email", []).append("Must be a valid email address.")
     if role is not None and not isinstance(role, Role):
         try:
