@@ -157,3 +157,17 @@ class TestApi:
         cursor = client.get("/incidents/?sort=severity", headers=headers).get_json()["next"]
         assert client.get(f"/incidents/?sort=severity&cursor={cursor}", headers=headers).status_code == 200
         assert_problem(client.get(f"/incidents/?sort=-severity&cursor={cursor}", headers=headers), 422, "cursor")
+
+
+def test_search_pages_count_every_match_once(incidents, people):
+    """A search page carries its total from the same pass (a window count); past the end the
+    total still holds; by page number or by cursor, the same matches in the same order."""
+    admin, filters = people["admin"], IncidentFilters(q="twin")
+    pages = [list_incidents(actor=admin, filters=filters, page=n, per_page=PER_PAGE) for n in (1, 2, 3, 4)]
+    assert [len(p.items) for p in pages] == [7, 7, 4, 0]
+    assert {p.total for p in pages} == {18}
+    twins = db.session.scalars(select(Incident).where(Incident.title.like("Twin %"))).all()
+    by_pages = [i.id for p in pages for i in p.items]
+    assert by_pages == [i.id for i in sorted(twins, key=lambda i: (i.created_at, i.id), reverse=True)]
+    assert _by_cursor(admin, filters, "-created_at") == by_pages
+    assert pages[2].next_cursor is None and pages[1].next_cursor is not None

@@ -140,6 +140,21 @@ def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int
     return page.where(Incident.id.in_(union_all(*walks))).limit(limit).offset(offset)
 
 
+def _search_page(actor: User, filters: IncidentFilters, sort: str, *, offset: int,
+                 limit: int) -> tuple[list[Incident], int | None]:
+    """A page of search results and the number of matches from one pass over the search index
+    (its prefix lookups are the costly part): the ids with a window count, then their rows.
+    The total is None when the page is past the end (no row to carry it)."""
+    ids = (select(Incident.id, func.count().over().label("total"))
+           .where(*_where(_terms(actor, filters), frozenset()), search.matches(filters.q))
+           .order_by(*paging.order_by(sort)).limit(limit).offset(offset))
+    found = db.session.execute(ids).all()
+    if not found:
+        return [], None
+    rows = {row.id: row for row in db.session.scalars(select(Incident).where(Incident.id.in_([f.id for f in found])))}
+    return [rows[f.id] for f in found], found[0].total
+
+
 def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT_SORT,
                    page: int = 1, per_page: int = DEFAULT_PER_PAGE, cursor: str | None = None) -> Page:
     """A page of the incidents this user may see, newest first unless `sort` says otherwise.
@@ -150,16 +165,23 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
         raise ValueError(f"unknown sort {sort!r}")
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
-    total = count_incidents(actor=actor, filters=filters)
+    offset = (page - 1) * per_page
     if cursor:
         # One row more than asked says whether another page follows, without counting.
         rows = list(db.session.scalars(_page_query(actor, filters, sort, offset=0, limit=per_page + 1,
                                                    cursor=cursor)))
-        result = Page(items=rows[:per_page], page=None, per_page=per_page, total=total)
+        result = Page(items=rows[:per_page], page=None, per_page=per_page,
+                      total=count_incidents(actor=actor, filters=filters))
         more = len(rows) > per_page
     else:
-        items = list(db.session.scalars(_page_query(actor, filters, sort, offset=(page - 1) * per_page,
-                                                    limit=per_page, cursor=None)))
+        if _searching(filters):
+            items, total = _search_page(actor, filters, sort, offset=offset, limit=per_page)
+        else:
+            items = list(db.session.scalars(_page_query(actor, filters, sort, offset=offset, limit=per_page,
+                                                        cursor=None)))
+            total = None
+        if total is None:
+            total = count_incidents(actor=actor, filters=filters)
         result = Page(items=items, page=page, per_page=per_page, total=total)
         more = result.has_next and bool(items)
     if more:
