@@ -13,7 +13,7 @@ from bench.wrk import Load
 # The demo users' password; the bulk users share it (seed/bulk.py).
 PASSWORD = json.loads((Path(__file__).resolve().parent.parent / "seed" / "users.json").read_text())["password"]
 ADMIN, TECHNICIAN, REPORTER = "admin1", "bulk-tech-001", "bulk-reporter-001"
-# The two technicians the transition load reassigns to, in turn (never the current assignee).
+# The two technicians the transition load reassigns to, in turn (neither is the first assignee).
 MOVERS = ("bulk-tech-002", "bulk-tech-003")
 # Host names from the bulk generator: each matches about 1 incident in 3,200, a realistic search.
 SEARCH_TERMS = ("db-123", "web-245", "cache-310", "mq-177")
@@ -74,7 +74,7 @@ def database_facts(database: Path) -> dict:
         movers = [user_id(name) for name in MOVERS]
         top = connection.execute("SELECT max(id) FROM incidents").fetchone()[0]
         movable = [row[0] for row in connection.execute(
-            "SELECT id FROM incidents WHERE status = 'assigned' AND technician_id NOT IN (?, ?) "
+            "SELECT id FROM incidents WHERE status IN ('assigned', 'in_progress') AND technician_id NOT IN (?, ?) "
             "ORDER BY id LIMIT ?", (*movers, TRANSITION_IDS))]
     step = max(1, top // DETAIL_IDS)
     return {"movers": movers, "detail_ids": list(range(step, top + 1, step))[:DETAIL_IDS], "movable": movable}
@@ -105,7 +105,7 @@ def endpoints(base: str, database: Path) -> list[Endpoint]:
         Endpoint("dashboard", "HTML dashboard / (admin)", Load(["/"], headers=browser)),
         Endpoint("create", "API create (POST)", Load(["/incidents/"], method="POST", headers=reporter, body="create"),
                  write=True),
-        Endpoint("transition", "API transition (PUT start / reassign)",
+        Endpoint("transition", "API transition (PUT reassign)",
                  Load(["/incidents/"], method="PUT", headers=admin, body="transition", ids=facts["movable"],
                       techs=facts["movers"]), write=True),
     ]

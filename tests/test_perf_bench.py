@@ -56,7 +56,7 @@ KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_te
 @pytest.mark.parametrize("key", KEYS)
 def test_every_endpoint_load_gets_only_2xx(bench_server, key):
     """One second of wrk, 16 connections: requests flow and none is refused (writes included:
-    unique creates; start / reassign moves that are valid whenever they arrive)."""
+    unique creates; reassignments that are valid in whatever order they arrive)."""
     base, _, endpoints = bench_server
     result = wrk.run(base, endpoints[key].load, seconds=1)
     assert result.requests > 0 and result.socket_errors == 0
