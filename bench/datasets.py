@@ -98,7 +98,12 @@ def ensure(size: int, log=print) -> Path:
 def working_copy(pristine: Path) -> Path:
     """A scratch copy for one run, so creates and transitions never change the pristine data."""
     copy = pristine.with_name(pristine.stem + "-run.db")
-    for stale in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
-        stale.unlink(missing_ok=True)
+    discard(copy)
     shutil.copyfile(pristine, copy)
     return copy
+
+
+def discard(copy: Path) -> None:
+    """Remove a scratch copy with its WAL and shared-memory files."""
+    for path in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
+        path.unlink(missing_ok=True)

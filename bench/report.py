@@ -90,7 +90,8 @@ def markdown(results: dict) -> str:
         f"{machine['memory_gb']} GB), load average {machine['load_before']} before and {machine['load_after']} after; "
         f"SQLite {machine['sqlite']}, Python {machine['python']}. gunicorn {settings['gunicorn']}; "
         f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s "
-        f"after {settings['warmup_s']:g}s of warm-up (writes: none).",
+        f"after {settings['warmup_s']:g}s of warm-up (writes: none); each endpoint on every size in turn, "
+        f"the baseline first and last (its mean is the 1.00).",
         "",
         "| Target | Met | Figure |",
         "|---|---|---|",

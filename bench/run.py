@@ -13,7 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,32 +57,69 @@ def _measure(base: str, load: wrk.Load, *, seconds: float, warmup: float) -> wrk
     return wrk.run(base, load, seconds=seconds)
 
 
-def bench_size(size: int, *, seconds: float, warmup: float, only: set[str]) -> dict:
-    """Baseline, then every endpoint, on a fresh copy of the `size` dataset."""
-    label = datasets.label(size)
-    work = datasets.working_copy(datasets.ensure(size, log=_log))
-    _log(f"{label}: baseline")
-    with server.serving("bench.baseline_app:app", log=RAW / f"baseline-{label}.log", ready_path="/") as base:
-        baseline = _measure(base, wrk.Load(["/"]), seconds=seconds, warmup=warmup)
-    log = RAW / f"portal-{label}.log"
-    measured = []
-    with server.serving("run:app", log=log, database=work) as base:
-        for endpoint in scenarios.endpoints(base, work):
-            if only and endpoint.key not in only:
-                continue
-            locked_before = server.count_in_log(log, LOCKED)
-            # A write's warm-up would replay the same moves; writes start cold instead.
-            result = _measure(base, endpoint.load, seconds=seconds, warmup=0 if endpoint.write else warmup)
-            row = {"key": endpoint.key, "title": endpoint.title, "method": endpoint.load.method,
-                   "path": endpoint.load.paths[0], **asdict(result), "non_2xx": result.non_2xx,
-                   "baseline_ratio": round(result.rps / baseline.rps, 3),
-                   "database_locked": server.count_in_log(log, LOCKED) - locked_before}
-            measured.append(row)
-            _log(f"{label}: {endpoint.title}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-                 f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx}")
-    work.unlink(missing_ok=True)
-    return {"size": size, "label": label, "baseline": {**asdict(baseline), "non_2xx": baseline.non_2xx},
-            "endpoints": measured, "tracebacks": server.count_in_log(log, "Traceback")}
+@dataclass
+class Site:
+    """The portal serving one dataset size, and the endpoints measured on it."""
+
+    size: int
+    label: str
+    base: str
+    log: Path
+    endpoints: dict[str, scenarios.Endpoint]
+    rows: list[dict] = field(default_factory=list)
+
+
+def _baseline(base: str, *, seconds: float, warmup: float) -> wrk.Measure:
+    return _measure(base, wrk.Load(["/"]), seconds=seconds, warmup=warmup)
+
+
+def _mean(first: wrk.Measure, second: wrk.Measure) -> dict:
+    """The baseline the ratios use: the mean of the runs before and after, both kept beside it."""
+    averaged = {name: round((getattr(first, name) + getattr(second, name)) / 2, 2)
+                for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    return {**asdict(second), **averaged, "requests": first.requests + second.requests,
+            "non_2xx": first.non_2xx + second.non_2xx, "before": asdict(first), "after": asdict(second)}
+
+
+def _measure_on(site: Site, endpoint: scenarios.Endpoint, *, seconds: float, warmup: float) -> dict:
+    locked_before = server.count_in_log(site.log, LOCKED)
+    # A write's warm-up would only add rows before the measurement; writes start cold instead.
+    result = _measure(site.base, endpoint.load, seconds=seconds, warmup=0 if endpoint.write else warmup)
+    _log(f"{site.label}: {endpoint.title}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+         f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx}")
+    return {"key": endpoint.key, "title": endpoint.title, "method": endpoint.load.method,
+            "path": endpoint.load.paths[0], **asdict(result), "non_2xx": result.non_2xx,
+            "database_locked": server.count_in_log(site.log, LOCKED) - locked_before}
+
+
+def bench(sizes: list[int], *, seconds: float, warmup: float, only: set[str]) -> list[dict]:
+    """Every size served at once; each endpoint measured on every size in turn, so that a busy
+    neighbour on a shared machine weighs on all sizes alike. The baseline runs first and last."""
+    with ExitStack() as stack:
+        sites = []
+        for size in sizes:
+            label = datasets.label(size)
+            work = datasets.working_copy(datasets.ensure(size, log=_log))
+            stack.callback(datasets.discard, work)
+            log = RAW / f"portal-{label}.log"
+            base = stack.enter_context(server.serving("run:app", log=log, database=work))
+            endpoints = {e.key: e for e in scenarios.endpoints(base, work) if not only or e.key in only}
+            sites.append(Site(size, label, base, log, endpoints))
+        baseline_url = stack.enter_context(server.serving("bench.baseline_app:app", log=RAW / "baseline.log",
+                                                          ready_path="/"))
+        _log("baseline")
+        before = _baseline(baseline_url, seconds=seconds, warmup=warmup)
+        # Reads first on every size: the writes add rows the reads would then see.
+        for key in sorted(sites[0].endpoints, key=lambda k: sites[0].endpoints[k].write):
+            for site in sites:
+                site.rows.append(_measure_on(site, site.endpoints[key], seconds=seconds, warmup=warmup))
+        _log("baseline again")
+        baseline = _mean(before, _baseline(baseline_url, seconds=seconds, warmup=warmup))
+    for site in sites:
+        for row in site.rows:
+            row["baseline_ratio"] = round(row["rps"] / baseline["rps"], 3)
+    return [{"size": site.size, "label": site.label, "baseline": baseline, "endpoints": site.rows,
+             "tracebacks": server.count_in_log(site.log, "Traceback")} for site in sites]
 
 
 def main() -> int:
@@ -97,10 +135,8 @@ def main() -> int:
         "machine": machine(),
         "settings": {"duration_s": seconds, "warmup_s": warmup, "wrk_threads": wrk.THREADS,
                      "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
-        "runs": [],
+        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, only=only),
     }
-    for size in sizes:
-        results["runs"].append(bench_size(size, seconds=seconds, warmup=warmup, only=only))
     results["machine"]["load_after"] = _load()
     paths = report.write(results)
     print(paths["md"].read_text(encoding="utf-8"))
