@@ -387,6 +387,29 @@ def test_ids_wider_than_a_database_integer_are_404_on_every_route(client, people
             assert_problem(response, 422, name)
 
 
+def _b64(raw: str | bytes) -> str:
+    return base64.urlsafe_b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode().rstrip("=")
+
+
+HOSTILE_CURSORS = [
+    "garbage", "%00", "x" * 5_000, _b64(b"\xff\xfe"), _b64("[]"), _b64('["-created_at", null, null]'),
+    _b64('["-created_at", "2026-01-01T00:00:00+99:00", 1]'), _b64('["-severity", 9, "2026", 1]'),
+    _b64('["-created_at", ' + "[" * 150 + "]" * 150 + ", 1]"),
+    _b64('["-created_at", "2026-01-01T00:00:00", 2147483648]'),
+    _b64('["-created_at", "2026-01-01T00:00:00", 99999999999999999999999]'),
+]
+
+
+@pytest.mark.parametrize("cursor", HOSTILE_CURSORS)
+def test_a_forged_list_cursor_is_a_422_never_a_500(client, people, cursor):
+    """The list's keyset cursor is opaque text a client sends back: anything but a real one is refused."""
+    factories.make_incident(people["reporter"])
+    response = client.get("/incidents/", query_string={"cursor": cursor}, headers=bearer(people["admin"]))
+    assert_problem(response, 422, "cursor")
+    login(client, people["admin"])
+    assert client.get("/ui/incidents/", query_string={"cursor": cursor}).status_code == 200
+
+
 # ---------------------------------------------------------------------------------------------
 # Forged CSRF tokens, on every form the portal has
 # ---------------------------------------------------------------------------------------------

@@ -123,7 +123,8 @@ def _decode(cursor: str, sort: str) -> list[Any]:
     values = []
     for name, value in zip(names, raw[1:], strict=True):
         if name == "id":
-            if type(value) is not int or not 0 < value < 2**63:
+            # INTEGER ids: 32 bits on PostgreSQL, where a wider one is "integer out of range" (a 500).
+            if type(value) is not int or not 0 < value <= 2**31 - 1:
                 raise ValueError("bad id")
         elif name == "severity":
             value = Severity(value)
