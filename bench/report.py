@@ -89,9 +89,9 @@ def markdown(results: dict) -> str:
         f"Measured {results['generated_at']} on {machine['cpu']} ({machine['cores']} cores, "
         f"{machine['memory_gb']} GB), load average {machine['load_before']} before and {machine['load_after']} after; "
         f"SQLite {machine['sqlite']}, Python {machine['python']}. gunicorn {settings['gunicorn']}; "
-        f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s "
-        f"after {settings['warmup_s']:g}s of warm-up (writes: none); each endpoint on every size in turn, "
-        f"the baseline first and last (its mean is the 1.00).",
+        f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s --latency, "
+        f"{settings.get('rounds', 1)} round(s) per endpoint and size, sizes in turn, medians shown; "
+        f"{settings['warmup_s']:.1f}s of warm-up before the first round of each read.",
         "",
         "| Target | Met | Figure |",
         "|---|---|---|",

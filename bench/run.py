@@ -1,7 +1,8 @@
 """`make bench`: the portal under wrk at each dataset size, beside a minimal Flask baseline.
 
     BENCH_SIZES=1k,100k,1M  datasets (built once under bench/data/, then reused)
-    BENCH_DURATION=10       seconds per endpoint (plus a warm-up of a third of it, at most 3 s)
+    BENCH_DURATION=5        seconds per wrk run (the first run of an endpoint warms up for a third of it)
+    BENCH_ROUNDS=3          runs per endpoint and size, interleaved; the table shows their medians
     BENCH_ENDPOINTS=        only these endpoint keys, comma-separated (all when empty)
 
 Writes bench/results/results.json, results.md and chart.png; server logs go to bench/results/raw/."""
@@ -10,6 +11,7 @@ import platform
 import runpy
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -59,42 +61,44 @@ def _measure(base: str, load: wrk.Load, *, seconds: float, warmup: float) -> wrk
 
 @dataclass
 class Site:
-    """The portal serving one dataset size, and the endpoints measured on it."""
+    """The portal serving one dataset size, the endpoints measured on it, and each one's rounds."""
 
     size: int
     label: str
     base: str
     log: Path
     endpoints: dict[str, scenarios.Endpoint]
-    rows: list[dict] = field(default_factory=list)
+    rounds: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _baseline(base: str, *, seconds: float, warmup: float) -> wrk.Measure:
-    return _measure(base, wrk.Load(["/"]), seconds=seconds, warmup=warmup)
+def _round(base: str, load: wrk.Load, *, seconds: float, warmup: float, log: Path | None = None) -> dict:
+    """One wrk run (after a warm-up, if any) as a dict, with the server log's new "locked" lines."""
+    locked_before = server.count_in_log(log, LOCKED) if log else 0
+    result = _measure(base, load, seconds=seconds, warmup=warmup)
+    locked = server.count_in_log(log, LOCKED) - locked_before if log else 0
+    return {**asdict(result), "non_2xx": result.non_2xx, "database_locked": locked}
 
 
-def _mean(first: wrk.Measure, second: wrk.Measure) -> dict:
-    """The baseline the ratios use: the mean of the runs before and after, both kept beside it."""
-    averaged = {name: round((getattr(first, name) + getattr(second, name)) / 2, 2)
-                for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
-    return {**asdict(second), **averaged, "requests": first.requests + second.requests,
-            "non_2xx": first.non_2xx + second.non_2xx, "before": asdict(first), "after": asdict(second)}
+def combine(rounds: list[dict]) -> dict:
+    """Several rounds of one measurement: the median rate and latencies (a noisy neighbour spoils a
+    round, not the figure), the worst maximum, and every request, status and error counted."""
+    statuses: dict[str, int] = {}
+    for one in rounds:
+        for status, n in one["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    medians = {name: round(statistics.median(one[name] for one in rounds), 2)
+               for name in ("rps", "p50_ms", "p90_ms", "p99_ms")}
+    sums = {name: sum(one[name] for one in rounds)
+            for name in ("requests", "socket_errors", "non_2xx", "database_locked")}
+    return {**medians, **sums, "seconds": round(sum(one["seconds"] for one in rounds), 2),
+            "max_ms": max(one["max_ms"] for one in rounds), "statuses": statuses,
+            "rounds": [{"rps": one["rps"], "p99_ms": one["p99_ms"]} for one in rounds]}
 
 
-def _measure_on(site: Site, endpoint: scenarios.Endpoint, *, seconds: float, warmup: float) -> dict:
-    locked_before = server.count_in_log(site.log, LOCKED)
-    # A write's warm-up would only add rows before the measurement; writes start cold instead.
-    result = _measure(site.base, endpoint.load, seconds=seconds, warmup=0 if endpoint.write else warmup)
-    _log(f"{site.label}: {endpoint.title}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-         f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx}")
-    return {"key": endpoint.key, "title": endpoint.title, "method": endpoint.load.method,
-            "path": endpoint.load.paths[0], **asdict(result), "non_2xx": result.non_2xx,
-            "database_locked": server.count_in_log(site.log, LOCKED) - locked_before}
-
-
-def bench(sizes: list[int], *, seconds: float, warmup: float, only: set[str]) -> list[dict]:
-    """Every size served at once; each endpoint measured on every size in turn, so that a busy
-    neighbour on a shared machine weighs on all sizes alike. The baseline runs first and last."""
+def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only: set[str]) -> list[dict]:
+    """Every size served at once, each endpoint measured on every size in turn, `rounds` times:
+    a busy neighbour on a shared machine weighs on all sizes alike, and medians drop its spikes.
+    The baseline runs at the start of every round and once more at the end."""
     with ExitStack() as stack:
         sites = []
         for size in sizes:
@@ -107,19 +111,38 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, only: set[str]) ->
             sites.append(Site(size, label, base, log, endpoints))
         baseline_url = stack.enter_context(server.serving("bench.baseline_app:app", log=RAW / "baseline.log",
                                                           ready_path="/"))
-        _log("baseline")
-        before = _baseline(baseline_url, seconds=seconds, warmup=warmup)
-        # Reads first on every size: the writes add rows the reads would then see.
-        for key in sorted(sites[0].endpoints, key=lambda k: sites[0].endpoints[k].write):
-            for site in sites:
-                site.rows.append(_measure_on(site, site.endpoints[key], seconds=seconds, warmup=warmup))
-        _log("baseline again")
-        baseline = _mean(before, _baseline(baseline_url, seconds=seconds, warmup=warmup))
+        baseline_rounds = []
+        endpoints = sites[0].endpoints
+        # Every read round before any write: the writes add rows the reads would then see.
+        for group in ([k for k in endpoints if not endpoints[k].write], [k for k in endpoints if endpoints[k].write]):
+            for number in range(rounds):
+                if group and not endpoints[group[0]].write:
+                    _log(f"baseline, round {number + 1}")
+                    baseline_rounds.append(_round(baseline_url, wrk.Load(["/"]), seconds=seconds,
+                                                  warmup=warmup if number == 0 else 0))
+                for key in group:
+                    for site in sites:
+                        # Warm up once; a write's warm-up would only add rows, so writes start cold.
+                        warm = warmup if number == 0 and not endpoints[key].write else 0
+                        one = _round(site.base, site.endpoints[key].load, seconds=seconds, warmup=warm, log=site.log)
+                        site.rounds.setdefault(key, []).append(one)
+                        _log(f"{site.label}: {endpoints[key].title} (round {number + 1}): {one['rps']:,.0f} req/s, "
+                             f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, non-2xx {one['non_2xx']}")
+        _log("baseline, last round")
+        baseline_rounds.append(_round(baseline_url, wrk.Load(["/"]), seconds=seconds, warmup=0))
+    baseline = combine(baseline_rounds)
+    runs = []
     for site in sites:
-        for row in site.rows:
+        rows = []
+        for key, measured in site.rounds.items():
+            endpoint = site.endpoints[key]
+            row = {"key": key, "title": endpoint.title, "method": endpoint.load.method,
+                   "path": endpoint.load.paths[0], **combine(measured)}
             row["baseline_ratio"] = round(row["rps"] / baseline["rps"], 3)
-    return [{"size": site.size, "label": site.label, "baseline": baseline, "endpoints": site.rows,
-             "tracebacks": server.count_in_log(site.log, "Traceback")} for site in sites]
+            rows.append(row)
+        runs.append({"size": site.size, "label": site.label, "baseline": baseline, "endpoints": rows,
+                     "tracebacks": server.count_in_log(site.log, "Traceback")})
+    return runs
 
 
 def main() -> int:
@@ -127,15 +150,16 @@ def main() -> int:
     if shutil.which("wrk") is None:
         sys.exit("make bench needs wrk: apt-get install wrk")
     sizes = [datasets.parse_size(text) for text in os.environ.get("BENCH_SIZES", "1k,100k,1M").split(",")]
-    seconds = float(os.environ.get("BENCH_DURATION", "10"))
+    seconds = float(os.environ.get("BENCH_DURATION", "5"))
+    rounds = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
     warmup = float(os.environ.get("BENCH_WARMUP", min(3.0, seconds / 3)))
     only = {key.strip() for key in os.environ.get("BENCH_ENDPOINTS", "").split(",") if key.strip()}
     results = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "settings": {"duration_s": seconds, "warmup_s": warmup, "wrk_threads": wrk.THREADS,
+        "settings": {"duration_s": seconds, "warmup_s": warmup, "rounds": rounds, "wrk_threads": wrk.THREADS,
                      "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
-        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, only=only),
+        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, rounds=rounds, only=only),
     }
     results["machine"]["load_after"] = _load()
     paths = report.write(results)

@@ -13,6 +13,7 @@ import requests
 from app import create_app
 from app.extensions import db
 from bench import report, scenarios, wrk
+from bench.run import combine
 from seed.loader import seed_incidents, seed_users
 from tests.api_helpers import live_server
 from tests.perf_helpers import load
@@ -108,3 +109,16 @@ def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
     assert verdicts["create at 1k: zero errors, zero 'database is locked'"] == "yes"
     assert verdicts["create at 1M: zero errors, zero 'database is locked'"] == "**no**"
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rounds_combine_into_medians_and_totals():
+    """A spoiled round moves no figure (medians); every request and every error still counts."""
+    def one(rps, p99, non_2xx=0, locked=0):
+        return _result(rps, p99) | {"non_2xx": non_2xx, "database_locked": locked,
+                                    "statuses": {"200": int(rps * 10) - non_2xx, "409": non_2xx}}
+
+    merged = combine([one(300, 40), one(40, 900, non_2xx=3), one(310, 45, locked=1)])
+    assert (merged["rps"], merged["p99_ms"]) == (300, 45)
+    assert merged["requests"] == 6500 and merged["non_2xx"] == 3 and merged["database_locked"] == 1
+    assert merged["statuses"] == {"200": 6497, "409": 3} and merged["max_ms"] == 1800
+    assert [r["rps"] for r in merged["rounds"]] == [300, 40, 310]
