@@ -2,13 +2,14 @@
 statements whether the database holds 20 incidents or 400, and whether the page shows 5 rows or 100."""
 import pytest
 
+from app.extensions import db
 from app.incidents import service
 from tests import factories
 from tests.api_helpers import bearer
 from tests.perf_helpers import BULK_PASSWORD, first_bulk_incident, load, recording, user
 
 # The most statements any of these pages may take: a budget, so a regression shows even at one size.
-BUDGET = 12
+BUDGET = 13
 # (name, who asks: API caller or browser user, path; {n} is the page size, {id} an incident).
 REQUESTS = [
     ("api list", "api", "admin", "/incidents/?per_page={n}"),
@@ -30,6 +31,9 @@ REQUESTS = [
 
 def _statements(client, path: str, headers: dict) -> tuple[int, object]:
     client.get(path, headers=headers)  # first-request work (caches, lazy setup) is not the point
+    # The test holds the app context, so requests would share its session: start from an empty
+    # identity map, as a request in production does, or cached rows would hide lazy loads.
+    db.session.remove()
     with recording() as seen:
         response = client.get(path, headers=headers)
     assert response.status_code == 200, (path, response.status_code)
@@ -50,8 +54,9 @@ def test_statements_per_request_stay_constant(client, auth, people, name, kind, 
     small, first = _statements(client, path.format(n=5, html_n=10, id=incident.id), headers)
 
     load(400)
+    incident, admin = first_bulk_incident(), user("admin")  # the objects of before were let go
     for n in range(12):
-        service.add_comment(actor=people["admin"], incident=incident, body=f"Note {n}")
+        service.add_comment(actor=admin, incident=incident, body=f"Note {n}")
     large, second = _statements(client, path.format(n=100, html_n=100, id=incident.id), headers)
 
     assert small == large, f"{name}: {small} statements with little data, {large} with more"
