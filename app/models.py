@@ -74,11 +74,18 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's identity: bumping it (logout, password change) ends all sessions,
+    # including copies of a cookie taken before.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users' sessions
         return self.active
+
+    def get_id(self) -> str:
+        """The session identity Flask-Login stores: id and session version."""
+        return f"{self.id}:{self.session_version}"
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"

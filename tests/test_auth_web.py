@@ -5,6 +5,7 @@ from app.auth.routes import GENERIC_LOGIN_ERROR
 from app.auth.service import update_user
 from app.extensions import db
 from tests import factories
+from tests.conftest import AuthActions
 
 
 def test_login_then_dashboard_then_logout(client, auth, people):
@@ -99,3 +100,37 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, auth, people):
     response = auth.login("reporter")
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def _fresh_app_with_reporter(make_app):
+    """An app with no app context held by the test, so each request loads its user afresh."""
+    app = make_app()
+    with app.app_context():
+        factories.make_user("reporter", username="victim")
+    return app
+
+
+def test_logout_ends_every_copy_of_the_session(make_app):
+    """A cookie copied before logout (a stolen session) no longer works afterwards."""
+    app = _fresh_app_with_reporter(make_app)
+    client, thief = app.test_client(), app.test_client()
+    AuthActions(client).login("victim")
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get("/").status_code == 200
+    AuthActions(client).logout()
+    assert thief.get("/").status_code == 302
+
+
+def test_a_password_change_logs_out_other_sessions_but_not_this_one(make_app):
+    """The browser that changed the password stays in; every other session ends."""
+    app = _fresh_app_with_reporter(make_app)
+    client, other = app.test_client(), app.test_client()
+    AuthActions(client).login("victim")
+    AuthActions(other).login("victim")
+    assert other.get("/").status_code == 200
+    response = client.post("/ui/account/password", data={
+        "password-current_password": factories.PASSWORD, "password-new_password": "a-new-password",
+        "password-confirm": "a-new-password"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert other.get("/").status_code == 302

@@ -272,4 +272,4 @@ def test_login_starts_a_fresh_session(client, people):
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session.get("csrf_token") != "a token the attacker knows"
-        assert session["_user_id"] == str(people["reporter"].id)
+        assert session["_user_id"] == people["reporter"].get_id()

@@ -462,6 +462,10 @@ def test_the_api_declares_the_gates_this_table_enforces():
         assert gate == expected, route
 
 
+# Logging out and changing the password end every session of the user (User.session_version).
+SESSION_ENDING = {("auth.logout", "POST"), ("web.change_password", "POST")}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_permission(world, case):
     """The exact status; on success the change (or none, for reads); on refusal no change at all."""
@@ -484,6 +488,8 @@ def test_permission(world, case):
             client, sent = world.client(case.caller), {"data": body}
         before = fingerprint()
     response = client.open(path, method=method, **sent)
+    if case.route in SESSION_ENDING and case.caller in SIGNED_IN:
+        world.cookies[case.caller] = world._log_in(case.caller)  # that call ended every session of the caller
     with world.app.app_context():
         changed = fingerprint() != before
     if isinstance(call, IncidentCall) and not changed:

@@ -21,7 +21,8 @@ def test_changing_the_password(client, people):
     login(client, user)
     response = client.post("/ui/account/password", data=passwords("password123", "a-new-secret"))
     assert response.status_code == 302 and response.headers["Location"] == "/ui/account"
-    assert ("success", "Your password was changed.") in flashes(html(client.get("/ui/account")))
+    changed = ("success", "Your password was changed; your other sessions were logged out.")
+    assert changed in flashes(html(client.get("/ui/account")))
     login(client, user, password="a-new-secret")
     client.post("/logout")
     assert client.post("/login", data={"username": user.username, "password": "password123"}).status_code == 200

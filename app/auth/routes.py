@@ -6,7 +6,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.auth.service import authenticate
+from app.auth.service import authenticate, end_sessions
 from app.extensions import limiter
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
@@ -52,7 +52,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Log out (POST, with CSRF, so no link can log anyone out)."""
+    """Log out (POST, with CSRF, so no link can log anyone out), ending every copy of the session."""
+    if current_user.is_authenticated:
+        end_sessions(user=current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")

@@ -154,6 +154,13 @@ def change_password(*, user: User, current_password: str, new_password: str) -> 
     validate_password(new_password, field="new_password")
     with write_transaction():
         user.password_hash = hash_password(new_password)
+        user.session_version += 1
+
+
+def end_sessions(*, user: User) -> None:
+    """Log the user out everywhere: every session cookie issued so far stops working."""
+    with write_transaction():
+        user.session_version += 1
 
 
 def get_user(user_id: int) -> User:

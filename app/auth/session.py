@@ -9,8 +9,13 @@ login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The user a session belongs to; deactivated users are logged out by Flask-Login."""
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """The user a session belongs to, if the session is still current (see User.get_id);
+    deactivated users are logged out by Flask-Login."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 10:
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user

@@ -1,6 +1,6 @@
 """The user's own account: change password, create and revoke API tokens."""
 from flask import abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 
 from app.auth import service as accounts
 from app.exceptions import InvalidInput
@@ -38,12 +38,14 @@ def change_password():
     form = PasswordForm(prefix="password")
     if form.validate_on_submit():
         try:
-            accounts.change_password(user=current_user, current_password=form.current_password.data,
+            user = current_user._get_current_object()
+            accounts.change_password(user=user, current_password=form.current_password.data,
                                      new_password=form.new_password.data)
         except InvalidInput as exc:
             show_field_errors(form, exc)
         else:
-            flash("Your password was changed.", "success")
+            login_user(user)  # this browser stays in; every other session of the user has ended
+            flash("Your password was changed; your other sessions were logged out.", "success")
             return redirect(url_for("web.account"))
     return _render_account(password_form=form, status=422)
 
