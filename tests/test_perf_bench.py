@@ -3,7 +3,7 @@ builds (tokens from POST /auth/tokens, a session from the CSRF-protected login f
 cursor, the Lua write loads) is driven by the real wrk against a live server and answers only 2xx;
 and the report turns results into the table, the verdict on each target and the chart.
 
-The benchmark runs on SQLite files (bench/data/), so these tests do too."""
+The benchmark runs on SQLite files (bench/data/), so the tests that serve it do too."""
 import json
 import shutil
 
@@ -17,8 +17,6 @@ from bench.run import combine
 from seed.loader import seed_incidents, seed_users
 from tests.api_helpers import live_server
 from tests.perf_helpers import load
-
-pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +36,7 @@ def bench_server(tmp_path_factory, schema_template):
         db.engine.dispose()
 
 
+@pytest.mark.sqlite_only
 def test_the_cursor_reaches_the_deep_page_rows(bench_server):
     """The cursor endpoint reads the very rows of the deep OFFSET page, so the two compare
     (checked before the write loads below add incidents)."""
@@ -54,6 +53,7 @@ KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_te
         "html_list", "dashboard", "create", "transition"]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("key", KEYS)
 def test_every_endpoint_load_gets_only_2xx(bench_server, key):
     """One second of wrk, 16 connections: requests flow and none is refused (writes included:
@@ -64,6 +64,7 @@ def test_every_endpoint_load_gets_only_2xx(bench_server, key):
     assert result.non_2xx == 0, result.statuses
 
 
+@pytest.mark.sqlite_only
 def test_the_harness_measures_every_endpoint_listed(bench_server):
     """The table's rows are exactly these, reads before writes (writes change what reads see)."""
     _, _, endpoints = bench_server
