@@ -64,6 +64,11 @@ def run(base_url: str, load: Load, *, seconds: float, threads: int = THREADS,
         raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
     raw = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
     seconds_taken = raw["duration_us"] / 1e6
+    if raw["requests"] == 0:
+        # Nothing answered in the whole run (a server with no worker up): every request waited at
+        # least that long; wrk's empty histogram would report 0 ms, the best latency of all.
+        raw.update(p50_us=raw["duration_us"], p90_us=raw["duration_us"], p99_us=raw["duration_us"],
+                   max_us=raw["duration_us"])
     return Measure(requests=raw["requests"], seconds=round(seconds_taken, 2),
                    rps=round(raw["requests"] / seconds_taken, 1),
                    p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
