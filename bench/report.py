@@ -50,7 +50,8 @@ def targets(results: dict) -> list[tuple[str, bool, str]]:
             endpoint = _by_key(run).get(key)
             if endpoint is not None:
                 bad = endpoint["non_2xx"] + endpoint["socket_errors"] + endpoint["database_locked"]
-                checks.append((f"{key} at {run['label']}: zero errors, zero 'database is locked'", bad == 0,
+                sustained = bad == 0 and endpoint["requests"] > 0
+                checks.append((f"{key} at {run['label']}: zero errors, zero 'database is locked'", sustained,
                                f"{endpoint['requests']:,} requests, {endpoint['non_2xx']} non-2xx, "
                                f"{endpoint['database_locked']} locked"))
     return checks
