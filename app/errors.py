@@ -23,7 +23,7 @@ def is_api_request() -> bool:
 def problem(status: int, detail: str | None = None, *, title: str | None = None,
             errors: dict[str, list[str]] | None = None, headers: dict | None = None) -> Response:
     """An application/problem+json response."""
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    phrase = _phrase(status)
     body = {
         "type": "about:blank",
         "title": title or phrase,
@@ -38,10 +38,14 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
     return response
 
 
+def _phrase(status: int) -> str:
+    """The standard reason phrase of a status code ("Error" for codes HTTP does not name)."""
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+
 def _html_error(status: int, message: str) -> tuple[str, int]:
     return render_template("errors/generic.html", status=status, message=message,
-                           title=HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_
-                           else "Error"), status
+                           title=_phrase(status)), status
 
 
 def handle_http_exception(exc: HTTPException):

@@ -48,13 +48,7 @@ def change_role(user_id: int):
     form = role_form(user, submitted=True)
     if not form.validate_on_submit():
         return _render_users(NewUserForm(formdata=None), {user.id: form}, status=422)
-    try:
-        accounts.update_user(user=user, role=form.role.data)
-    except DomainError as exc:
-        flash_refusal(exc)
-    else:
-        flash(f"{user.username} is now {user.role.value}.", "success")
-    return redirect(url_for("web.users"))
+    return _update_and_say(user, lambda: f"{user.username} is now {user.role.value}.", role=form.role.data)
 
 
 @bp.post(f"/ui/users/<{ID}:user_id>/deactivate")
@@ -62,19 +56,24 @@ def change_role(user_id: int):
 def deactivate_user(user_id: int):
     """Deactivate: the user can no longer log in and their API tokens stop working."""
     user = accounts.get_user(user_id)
-    try:
-        accounts.update_user(user=user, active=False)
-    except DomainError as exc:
-        flash_refusal(exc)
-    else:
-        flash(f"{user.username} is deactivated; their API tokens were revoked.", "success")
-    return redirect(url_for("web.users"))
+    return _update_and_say(user, lambda: f"{user.username} is deactivated; their API tokens were revoked.",
+                           active=False)
 
 
 @bp.post(f"/ui/users/<{ID}:user_id>/reactivate")
 @role_required(Role.ADMIN)
 def reactivate_user(user_id: int):
     """Let a deactivated user log in again."""
-    user = accounts.update_user(user=accounts.get_user(user_id), active=True)
-    flash(f"{user.username} is active again.", "success")
+    user = accounts.get_user(user_id)
+    return _update_and_say(user, lambda: f"{user.username} is active again.", active=True)
+
+
+def _update_and_say(user, success, **changes):
+    """One account change: a success flash, or the refusal as a danger flash; back to the list."""
+    try:
+        accounts.update_user(user=user, **changes)
+    except DomainError as exc:
+        flash_refusal(exc)
+    else:
+        flash(success(), "success")
     return redirect(url_for("web.users"))
