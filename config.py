@@ -24,6 +24,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file under `instance/`."""
     return f"sqlite:///{BASE_DIR / 'instance' / 'portal.db'}"
@@ -68,6 +73,10 @@ class Config:
     API_TOKEN_TTL_DAYS = _int("API_TOKEN_TTL_DAYS", 30)
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 8)
 
+    # API answers to repeated GETs and the dashboard's body are reused until the next commit to the
+    # database, and for at most this long (app/caching.py; SQLite only). 0 turns both off.
+    RESPONSE_CACHE_SECONDS = _float("RESPONSE_CACHE_SECONDS", 1.0)
+
     MAX_CONTENT_LENGTH = 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -100,6 +109,8 @@ class TestingConfig(Config):
     MAIL_SERVER = None
     SECRET_KEY = "test-secret-key"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    # Off by default so each test sees every request computed; tests/test_caching.py turns it on.
+    RESPONSE_CACHE_SECONDS = 0
 
 
 class ProductionConfig(Config):

@@ -21,11 +21,12 @@ from tests.perf_helpers import load
 
 @pytest.fixture(scope="module")
 def bench_server(tmp_path_factory, schema_template):
-    """Demo users and 600 generated incidents, CSRF on as in production, served on 127.0.0.1:
+    """Demo users and 600 generated incidents, CSRF and the caches on as in production, on 127.0.0.1:
     yields (base URL, database file, the endpoints make bench would measure)."""
     path = tmp_path_factory.mktemp("bench") / "portal.db"
     shutil.copy(schema_template, path)
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", WTF_CSRF_ENABLED=True)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", WTF_CSRF_ENABLED=True,
+                     RESPONSE_CACHE_SECONDS=1.0)
     with app.app_context():
         seed_users()
         seed_incidents()
@@ -50,7 +51,7 @@ def test_the_cursor_reaches_the_deep_page_rows(bench_server):
 
 
 KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search", "detail",
-        "html_list", "dashboard", "create", "transition"]
+        "html_list", "dashboard", *(key + scenarios.COMPUTED for key in scenarios.COMPUTED_TOO), "create", "transition"]
 
 
 @pytest.mark.sqlite_only
@@ -69,7 +70,16 @@ def test_the_harness_measures_every_endpoint_listed(bench_server):
     """The table's rows are exactly these, reads before writes (writes change what reads see)."""
     _, _, endpoints = bench_server
     assert list(endpoints) == KEYS
-    assert [e.write for e in endpoints.values()] == [False] * 9 + [True] * 2
+    assert [e.write for e in endpoints.values()] == [False] * (len(KEYS) - 2) + [True] * 2
+
+
+def test_each_computed_twin_asks_the_same_requests_for_a_fresh_answer(bench_server):
+    """A `_computed` row measures the same paths as its cached row, as the same user, with no-cache."""
+    _, _, endpoints = bench_server
+    for key in scenarios.COMPUTED_TOO:
+        cached, computed = endpoints[key].load, endpoints[key + scenarios.COMPUTED].load
+        assert computed.paths == cached.paths and computed.method == cached.method == "GET"
+        assert computed.headers == cached.headers | {"Cache-Control": "no-cache"}
 
 
 def _result(rps: float, p99: float, **extra) -> dict:

@@ -1,7 +1,8 @@
 """The home page; the other pages live in incidents.py, actions.py, users.py and account.py."""
-from flask import render_template
+from flask import render_template, request
 from flask_login import current_user, login_required
 
+from app.caching import cached_template
 from app.incidents.lifecycle import Severity, Status
 from app.web import bp
 from app.web.dashboard import dashboard_for
@@ -10,6 +11,9 @@ from app.web.dashboard import dashboard_for
 @bp.route("/")
 @login_required
 def dashboard():
-    """The role-aware home page."""
-    return render_template("web/dashboard.html", board=dashboard_for(current_user),
-                           statuses=list(Status), severities=list(Severity))
+    """The role-aware home page; its body shows only data, so it is reused until the next commit."""
+    user = current_user._get_current_object()
+    body = cached_template(("dashboard", user.id, request.script_root), "web/_dashboard_body.html",
+                           lambda: {"board": dashboard_for(user), "statuses": list(Status),
+                                    "severities": list(Severity)})
+    return render_template("web/dashboard.html", body=body)

@@ -1,0 +1,197 @@
+"""Answers that cannot go stale: kept until anything is committed to the database, and never longer
+than RESPONSE_CACHE_SECONDS.
+
+SQLite tells us when anything was committed: `PRAGMA data_version`, asked on a connection that never
+writes, changes whenever any other connection, in any process, commits (a few microseconds to ask).
+Every cached answer is stored with the version read *before* it was computed, so an answer computed
+across a commit is stale the moment it is stored and is never served. No write path has to remember
+to invalidate anything: a commit is the invalidation.
+
+Two users of it: `ResponseCache`, a WSGI layer that replays API answers to GETs repeated with the same
+bearer token and headers, and `cached_template`, which keeps the rendered body of a page (the
+dashboard) per user. Both are off on PostgreSQL (no such version there; see docs/performance.md)."""
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+
+from flask import Flask, current_app, render_template, request
+from markupsafe import Markup
+from sqlalchemy.engine import make_url
+
+MAX_ENTRIES = 512
+MAX_BODY_BYTES = 256 * 1024
+# Request directives that ask for a fresh answer (RFC 9111 5.2.1).
+_FRESH_PLEASE = ("no-cache", "no-store", "max-age=0")
+
+
+class CommitCounter:
+    """SQLite's data_version for one database file, read on a private connection that never writes."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def current(self) -> tuple[int, int]:
+        """(process, version): equal twice only if nothing was committed in between."""
+        with self._lock:
+            if self._connection is None or self._pid != os.getpid():
+                # After a fork the parent's connection is not ours to use; a new one numbers afresh,
+                # so the process id is part of the version.
+                self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                self._pid = os.getpid()
+            return self._pid, self._connection.execute("PRAGMA data_version").fetchone()[0]
+
+    @classmethod
+    def for_app(cls, app: Flask) -> "CommitCounter | None":
+        """One for the app's SQLite file; None for PostgreSQL or an in-memory database."""
+        url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return cls(os.path.join(app.instance_path, url.database))
+
+
+class VersionedCache:
+    """Values kept with the commit version they were computed at; least recently used evicted first."""
+
+    def __init__(self, counter: CommitCounter, seconds: float, max_entries: int = MAX_ENTRIES):
+        self.counter = counter
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[tuple[int, int], float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: tuple[int, int]):
+        """The value stored under `key` at this version and less than `seconds` ago, else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            stored_at_version, stored_at, value = entry
+            if stored_at_version != version or time.monotonic() - stored_at >= self.seconds:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, version: tuple[int, int], value) -> None:
+        with self._lock:
+            self._entries[key] = (version, time.monotonic(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object], *, fresh: bool = False):
+        """The cached value, or compute() now (stored under the version read before computing)."""
+        version = self.counter.current()
+        value = None if fresh else self.get(key, version)
+        if value is None:
+            value = compute()
+            self.put(key, version, value)
+        return value
+
+
+def asks_for_fresh(cache_control: str | None, pragma: str | None = None) -> bool:
+    """The client wants an answer computed now (a browser's reload sends max-age=0, a hard reload
+    no-cache): it gets one, and that answer is kept for the next request."""
+    asked = f"{cache_control or ''} {pragma or ''}".lower()
+    return any(directive in asked for directive in _FRESH_PLEASE)
+
+
+# Part of no key: a request asking for a fresh answer stores it for the same request without them.
+_NOT_IN_KEY = frozenset({"HTTP_CACHE_CONTROL", "HTTP_PRAGMA"})
+
+
+def _request_key(environ: dict) -> str | None:
+    """A digest of everything in the request that can shape the answer, or None when it must not
+    be cached: only body-less GETs with a bearer token and no cookie. Every header is part of the
+    key, so two requests share an answer only if they are the same request from the same token."""
+    if environ.get("REQUEST_METHOD") != "GET" or "HTTP_COOKIE" in environ:
+        return None
+    if not environ.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+        return None
+    if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ:
+        return None
+    parts = [environ.get(name, "") for name in ("wsgi.url_scheme", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING")]
+    parts += sorted(f"{name}={value}" for name, value in environ.items()
+                    if name.startswith("HTTP_") and name not in _NOT_IN_KEY)
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _storable(status: str, headers: list[tuple[str, str]], body: bytes) -> bool:
+    """A plain 200 meant for anyone holding the request's token: no cookie set, nothing forbidding it."""
+    if not status.startswith("200 ") or len(body) > MAX_BODY_BYTES:
+        return False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "set-cookie":
+            return False
+        if lowered == "cache-control" and any(word in value.lower() for word in ("no-store", "no-cache")):
+            return False
+    return True
+
+
+class ResponseCache:
+    """WSGI layer: replays the app's answer to a GET repeated with the same token and headers, until
+    anything is committed (or RESPONSE_CACHE_SECONDS pass). Revoking a token, deactivating a user or
+    changing a role is a commit too, so a cached answer never outlives the right to see it; a token
+    that merely expires can be answered from the cache for at most those seconds."""
+
+    def __init__(self, wsgi_app, cache: VersionedCache):
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        key = _request_key(environ)
+        if key is None:
+            return self.wsgi_app(environ, start_response)
+        version = self.cache.counter.current()
+        fresh = asks_for_fresh(environ.get("HTTP_CACHE_CONTROL"), environ.get("HTTP_PRAGMA"))
+        cached = None if fresh else self.cache.get(key, version)
+        if cached is not None:
+            status, headers, body = cached
+            start_response(status, list(headers))
+            return [body]
+        answer: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            answer.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        chunks = self.wsgi_app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        if _storable(answer["status"], answer["headers"], body):
+            self.cache.put(key, version, (answer["status"], tuple(answer["headers"]), body))
+        return [body]
+
+
+def cached_template(key: Hashable, template: str, context: Callable[[], dict]) -> Markup:
+    """`template` rendered with context() at most once per commit and per RESPONSE_CACHE_SECONDS for
+    `key`, which must name everything the fragment depends on beyond the data (the user first);
+    rendered every time when caching is off."""
+    def render() -> str:
+        return render_template(template, **context())
+
+    cache: VersionedCache | None = current_app.extensions.get("fragment_cache")
+    fresh = asks_for_fresh(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
+    html = render() if cache is None else cache.get_or_compute(key, render, fresh=fresh)
+    return Markup(html)  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
+
+
+def init_app(app: Flask) -> None:
+    """Both caches, when the database is a SQLite file and RESPONSE_CACHE_SECONDS > 0."""
+    seconds = app.config["RESPONSE_CACHE_SECONDS"]
+    counter = CommitCounter.for_app(app) if seconds > 0 else None
+    if counter is None:
+        return
+    app.extensions["fragment_cache"] = VersionedCache(counter, seconds)
+    app.wsgi_app = ResponseCache(app.wsgi_app, VersionedCache(counter, seconds))
