@@ -2,6 +2,7 @@
 
 Every knob comes from the environment, so one image serves a small box and a bigger one alike.
 """
+import gc
 import os
 
 
@@ -37,3 +38,9 @@ worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 # No runtime control socket: instances are managed by restarting them, and several gunicorns on
 # one host would otherwise fight over the same default socket path.
 control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Hide what the app built at start-up from the garbage collector: a full collection then walks
+    only what requests create (with the app's ~110,000 objects in view, one took ~60 ms here)."""
+    gc.freeze()

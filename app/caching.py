@@ -150,7 +150,10 @@ class ResponseCache:
         key = _request_key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        version = self.cache.counter.current()
+        try:
+            version = self.cache.counter.current()
+        except sqlite3.Error:  # the app answers (and reports) a database it cannot read
+            return self.wsgi_app(environ, start_response)
         fresh = asks_for_fresh(environ.get("HTTP_CACHE_CONTROL"), environ.get("HTTP_PRAGMA"))
         cached = None if fresh else self.cache.get(key, version)
         if cached is not None:

@@ -6,6 +6,7 @@ from flask import request
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
+from app.api.schemas import shared
 from app.exceptions import InvalidInput, VersionConflict
 from app.models import Incident
 
@@ -75,12 +76,12 @@ def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
 
 def body(schema_cls: type[Schema]) -> dict[str, Any]:
     """The JSON body, validated by `schema_cls`."""
-    return load(schema_cls(), json_object())
+    return load(shared(schema_cls), json_object())
 
 
 def query(schema_cls: type[Schema]) -> dict[str, Any]:
     """The query string, validated by `schema_cls` (list fields take repeated parameters)."""
-    schema = schema_cls()
+    schema = shared(schema_cls)
     raw: dict[str, Any] = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name

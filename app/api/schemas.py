@@ -1,6 +1,8 @@
 """What the API reads and writes. The same classes validate requests and generate /openapi.json,
 so the document cannot drift from the checks. Field rules the domain owns (non-blank text, control
 characters, who may be assigned) are re-checked by the services; these schemas only parse."""
+from functools import cache
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.fields import NO_CONTROL_CHARS, Choice, Integer, Pattern, StrictBoolean, UTCDateTime
@@ -235,3 +237,10 @@ class IncidentQuerySchema(Query):
                                                     "fast at any depth); `page` is then ignored."})
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1), metadata={
         "description": f"Page size; values above {MAX_PER_PAGE} are clamped to {MAX_PER_PAGE}."})
+
+
+@cache
+def shared(schema_cls: type[Schema]) -> Schema:
+    """One instance per schema class, reused by every request: building one deep-copies its fields
+    (a tenth of a list request), and marshmallow 4 keeps no per-call state on it."""
+    return schema_cls()

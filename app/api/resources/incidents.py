@@ -11,6 +11,7 @@ from app.api.schemas import (
     IncidentQuerySchema,
     IncidentSchema,
     IncidentUpdateSchema,
+    shared,
 )
 from app.incidents import queries, service
 from app.models import Incident as IncidentRow
@@ -34,7 +35,7 @@ def _person(value: str | None, actor: User) -> int | None:
 
 def _answer(incident: IncidentRow, status: int = 200, **headers):
     """The incident as JSON, with its ETag (and any other headers)."""
-    return IncidentSchema().dump(incident), status, {"ETag": etag(incident), **headers}
+    return shared(IncidentSchema).dump(incident), status, {"ETag": etag(incident), **headers}
 
 
 class IncidentList(Resource):
@@ -56,7 +57,7 @@ class IncidentList(Resource):
             q=query.get("q"))
         page = queries.list_incidents(actor=actor, filters=filters, sort=query["sort"], page=query["page"],
                                       per_page=query["per_page"], cursor=query.get("cursor"))
-        return IncidentPageSchema().dump(page), 200, {"Link": link_header(page)}
+        return shared(IncidentPageSchema).dump(page), 200, {"Link": link_header(page)}
 
     @operation("Report an incident", body=IncidentCreateSchema, status=201, returns=IncidentSchema,
                headers={"Location": "The new incident's URL.", "ETag": "The incident's version, quoted."},

@@ -5,7 +5,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.api.auth import Unauthenticated, current_identity
 from app.api.operations import operation
-from app.api.schemas import TokenRequestSchema, TokenSchema, UserSchema
+from app.api.schemas import TokenRequestSchema, TokenSchema, UserSchema, shared
 from app.auth import service as accounts
 from app.extensions import limiter
 
@@ -32,7 +32,7 @@ class Tokens(Resource):
             raise Unauthenticated("Invalid username or password.")
         token, plain = accounts.issue_token(user=user, name=body.get("name", "api"),
                                             ttl_days=body.get("expires_in_days"))
-        return TokenSchema().dump({"token": plain, "expires_at": token.expires_at, "user": user}), 201
+        return shared(TokenSchema).dump({"token": plain, "expires_at": token.expires_at, "user": user}), 201
 
 
 class CurrentToken(Resource):
@@ -61,4 +61,4 @@ class Me(Resource):
     @operation("Who am I", returns=UserSchema)
     def get(self, actor):
         """The authenticated user."""
-        return UserSchema().dump(actor)
+        return shared(UserSchema).dump(actor)

@@ -2,7 +2,7 @@
 from flask_restful import Resource
 
 from app.api.operations import operation
-from app.api.schemas import CommentSchema, EventListSchema, EventSchema
+from app.api.schemas import CommentSchema, EventListSchema, EventSchema, shared
 from app.incidents import queries, service
 
 
@@ -15,7 +15,7 @@ class IncidentEvents(Resource):
     def get(self, incident_id, actor):
         """Every event of a visible incident, oldest first."""
         incident = queries.get_incident(actor=actor, incident_id=incident_id)
-        return EventListSchema().dump({"items": queries.timeline(incident=incident)})
+        return shared(EventListSchema).dump({"items": queries.timeline(incident=incident)})
 
 
 class IncidentComments(Resource):
@@ -30,4 +30,4 @@ class IncidentComments(Resource):
         """Append a comment event."""
         incident = queries.get_incident(actor=actor, incident_id=incident_id)
         event = service.add_comment(actor=actor, incident=incident, body=body["body"])
-        return EventSchema().dump(event), 201
+        return shared(EventSchema).dump(event), 201

@@ -3,7 +3,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from app.api.operations import operation
-from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema
+from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema, shared
 from app.auth import service as accounts
 from app.incidents.lifecycle import Role
 from app.incidents.service import technicians
@@ -20,14 +20,14 @@ class UserList(Resource):
     def get(self, actor):
         """Everyone for admins; active technicians for technicians."""
         users = accounts.list_users() if actor.role == Role.ADMIN else technicians()
-        return UserListSchema().dump({"items": users})
+        return shared(UserListSchema).dump({"items": users})
 
     @operation("Create a user", body=UserCreateSchema, status=201, returns=UserSchema, roles=(Role.ADMIN,),
                headers={"Location": "The new user's URL."})
     def post(self, actor, body):
         """A new active account."""
         user = accounts.create_user(**body)
-        return UserSchema().dump(user), 201, {"Location": url_for("api.user", user_id=user.id, _external=True)}
+        return shared(UserSchema).dump(user), 201, {"Location": url_for("api.user", user_id=user.id, _external=True)}
 
 
 class User(Resource):
@@ -38,7 +38,7 @@ class User(Resource):
     @operation("Get a user", returns=UserSchema, roles=(Role.ADMIN,))
     def get(self, user_id, actor):
         """One account by id."""
-        return UserSchema().dump(accounts.get_user(user_id))
+        return shared(UserSchema).dump(accounts.get_user(user_id))
 
     @operation("Change a user", body=UserUpdateSchema, returns=UserSchema, roles=(Role.ADMIN,), errors=(404, 409),
                description="Change the role, name or email, or deactivate (`active: false`): a deactivated "
@@ -47,4 +47,4 @@ class User(Resource):
     def patch(self, user_id, actor, body):
         """Role, name, email or active flag."""
         user = accounts.get_user(user_id)
-        return UserSchema().dump(accounts.update_user(user=user, **body))
+        return shared(UserSchema).dump(accounts.update_user(user=user, **body))
