@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 MAX_ENTRIES = 512
 MAX_BODY_BYTES = 256 * 1024
-# Request directives that ask for a fresh answer (RFC 9111 5.2.1).
+# Request directives that ask for an answer computed now (RFC 9111 5.2.1).
 _FRESH_PLEASE = ("no-cache", "no-store", "max-age=0")
 
 
@@ -37,21 +37,27 @@ class CommitCounter:
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
 
-    def current(self) -> tuple[int, int]:
-        """(process, version): equal twice only if nothing was committed in between."""
+    def current(self) -> tuple[int, int] | None:
+        """(process, version): equal twice only if nothing was committed in between. None when the
+        file cannot be read: then nothing is cached, and the app answers (and reports) the problem."""
         with self._lock:
-            if self._connection is None or self._pid != os.getpid():
-                # After a fork the parent's connection is not ours to use; a new one numbers afresh,
-                # so the process id is part of the version.
-                self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-                self._pid = os.getpid()
-            return self._pid, self._connection.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                if self._connection is None or self._pid != os.getpid():
+                    # After a fork the parent's connection is not ours to use; a new one numbers
+                    # afresh, so the process id is part of the version.
+                    self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                    self._pid = os.getpid()
+                return self._pid, self._connection.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                self._connection = None
+                return None
 
     @classmethod
     def for_app(cls, app: Flask) -> "CommitCounter | None":
-        """One for the app's SQLite file; None for PostgreSQL or an in-memory database."""
+        """One for the app's SQLite file; None for PostgreSQL, an in-memory database, or a `uri=true`
+        URL (whose file name is the driver's to parse)."""
         url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or "uri" in url.query:
             return None
         return cls(os.path.join(app.instance_path, url.database))
 
@@ -86,21 +92,28 @@ class VersionedCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], object], *, fresh: bool = False):
-        """The cached value, or compute() now (stored under the version read before computing)."""
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object], *, reuse: bool = True,
+                       keep: bool = True):
+        """The cached value (if `reuse`), or compute() now, kept (if `keep`) under the version read
+        before computing."""
         version = self.counter.current()
-        value = None if fresh else self.get(key, version)
+        if version is None:
+            return compute()
+        value = self.get(key, version) if reuse else None
         if value is None:
             value = compute()
-            self.put(key, version, value)
+            if keep:
+                self.put(key, version, value)
         return value
 
 
-def asks_for_fresh(cache_control: str | None, pragma: str | None = None) -> bool:
-    """The client wants an answer computed now (a browser's reload sends max-age=0, a hard reload
-    no-cache): it gets one, and that answer is kept for the next request."""
+def client_allows(cache_control: str | None, pragma: str | None = None) -> tuple[bool, bool]:
+    """(reuse, keep): may a kept answer be reused for this request, may its answer be kept.
+    A browser's reload sends max-age=0 and a hard reload no-cache: the answer is computed now and
+    kept for the next request; no-store: computed now and not kept (RFC 9111 5.2.1)."""
     asked = f"{cache_control or ''} {pragma or ''}".lower()
-    return any(directive in asked for directive in _FRESH_PLEASE)
+    keep = "no-store" not in asked
+    return keep and not any(directive in asked for directive in _FRESH_PLEASE), keep
 
 
 # Part of no key: a request asking for a fresh answer stores it for the same request without them.
@@ -150,12 +163,11 @@ class ResponseCache:
         key = _request_key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        try:
-            version = self.cache.counter.current()
-        except sqlite3.Error:  # the app answers (and reports) a database it cannot read
+        version = self.cache.counter.current()
+        if version is None:
             return self.wsgi_app(environ, start_response)
-        fresh = asks_for_fresh(environ.get("HTTP_CACHE_CONTROL"), environ.get("HTTP_PRAGMA"))
-        cached = None if fresh else self.cache.get(key, version)
+        reuse, keep = client_allows(environ.get("HTTP_CACHE_CONTROL"), environ.get("HTTP_PRAGMA"))
+        cached = self.cache.get(key, version) if reuse else None
         if cached is not None:
             status, headers, body = cached
             start_response(status, list(headers))
@@ -172,7 +184,7 @@ class ResponseCache:
         finally:
             if hasattr(chunks, "close"):
                 chunks.close()
-        if _storable(answer["status"], answer["headers"], body):
+        if keep and _storable(answer["status"], answer["headers"], body):
             self.cache.put(key, version, (answer["status"], tuple(answer["headers"]), body))
         return [body]
 
@@ -185,8 +197,10 @@ def cached_template(key: Hashable, template: str, context: Callable[[], dict]) -
         return render_template(template, **context())
 
     cache: VersionedCache | None = current_app.extensions.get("fragment_cache")
-    fresh = asks_for_fresh(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
-    html = render() if cache is None else cache.get_or_compute(key, render, fresh=fresh)
+    if cache is None:
+        return Markup(render())  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
+    reuse, keep = client_allows(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
+    html = cache.get_or_compute(key, render, reuse=reuse, keep=keep)
     return Markup(html)  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
 
 

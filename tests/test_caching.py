@@ -206,7 +206,8 @@ def test_what_is_never_cached_is_computed_every_time(app, client, people, method
                                    {"Pragma": "no-cache"}, {"Cache-Control": "no-store"}],
                          ids=["no-cache", "max-age=0", "pragma", "no-store"])
 def test_asking_for_a_fresh_answer_computes_one(app, client, people, asked):
-    """Cache-Control: no-cache / max-age=0 / no-store, Pragma: no-cache: never answered from the cache."""
+    """Cache-Control: no-cache / max-age=0 / no-store, Pragma: no-cache: never answered from the cache;
+    the answer is kept for the next plain request, except after no-store (RFC 9111 5.2.1.5)."""
     incident = factories.make_incident(people["reporter"], title="Original")
     headers = bearer(people["admin"])
     get(client, "/incidents/", headers=headers)
@@ -215,9 +216,9 @@ def test_asking_for_a_fresh_answer_computes_one(app, client, people, asked):
     for _ in range(2):
         fresh, computed = get(client, "/incidents/", headers={**headers, **asked})
         assert computed > 0 and fresh.get_json()["items"][0]["title"] == "Changed"
-    if asked != {"Cache-Control": "no-store"}:  # the fresh answer is kept for plain requests (no-store: see RFC 9111)
-        kept, replayed = get(client, "/incidents/", headers=headers)
-        assert replayed == 0 and kept.data == fresh.data
+    kept, replayed = get(client, "/incidents/", headers=headers)
+    assert kept.data == fresh.data
+    assert (replayed == 0) == (asked != {"Cache-Control": "no-store"})
 
 
 @sqlite_only
@@ -306,9 +307,11 @@ def test_a_value_computed_across_a_commit_is_not_served(counter):
     ("sqlite:///:memory:", None),
     ("sqlite:///portal.db", "instance/portal.db"),
     ("sqlite:////srv/data/portal.db", "/srv/data/portal.db"),
+    ("sqlite:///file:/srv/data/portal.db?uri=true", None),
 ])
 def test_a_counter_exists_only_for_a_sqlite_file(tmp_path, uri, expected):
-    """for_app: None for PostgreSQL and in-memory SQLite; a relative file lives in the instance folder."""
+    """for_app: None for PostgreSQL, in-memory SQLite and `uri=true` URLs; a relative file lives in the
+    instance folder."""
     app = Flask("probe", instance_path=str(tmp_path / "instance"))
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     found = CommitCounter.for_app(app)
@@ -344,6 +347,8 @@ def test_the_dashboard_body_is_reused_until_a_commit(client, people):
     second, reused = get(client, "/")
     assert 0 < reused < computed and body(first) == body(second) and "First one" in body(second)
     assert get(client, "/", headers={"Cache-Control": "max-age=0"})[1] == computed
+    assert get(client, "/", headers={"Cache-Control": "no-store"})[1] == computed
+    assert get(client, "/")[1] == reused
     factories.make_incident(people["reporter"], title="Second one")
     third, recomputed = get(client, "/")
     assert recomputed == computed and "Second one" in body(third)
@@ -361,3 +366,18 @@ def test_each_user_has_their_own_dashboard(app, people):
     assert "Unassigned — to triage" in pages["admin"][1] and "Someone else&#39;s" in pages["admin"][1]
     assert "Unassigned — to triage" not in pages["reporter"][1] and "Someone else" not in pages["reporter"][1]
     assert pages["admin"][0] == pages["admin"][1] and pages["reporter"][0] == pages["reporter"][1]
+
+
+@sqlite_only
+def test_an_unreadable_database_file_turns_the_caches_aside(make_app, tmp_path):
+    """When the version cannot be read, nothing is kept: the dashboard and the API compute every answer."""
+    app = make_app(RESPONSE_CACHE_SECONDS=SECONDS)
+    app.extensions["fragment_cache"].counter._path = str(tmp_path / "missing" / "portal.db")
+    app.wsgi_app.cache.counter._path = str(tmp_path / "missing" / "portal.db")
+    with app.app_context():
+        headers = bearer(factories.make_user(Role.ADMIN, username="admin"))
+        client = app.test_client()
+        assert [get(client, "/incidents/", headers=headers)[1] > 0 for _ in range(2)] == [True, True]
+        login(client, "admin")
+        assert [get(client, "/")[1] for _ in range(2)] == [get(client, "/")[1]] * 2
+        assert app.extensions["fragment_cache"]._entries == {}
