@@ -12,9 +12,11 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:5000")
-# Two processes per core is what measured best here (NOTES.md); threads absorb slow clients.
+# One process per core, two threads each: threads absorb a slow client, but every thread more
+# contends for the GIL (make bench at 1M, uncached detail on 2 cores: 2x4 624/386 req/s, 2x2
+# 787/1,121, 2x1 1,196/1,187 in two interleaved runs; 3 or 4 processes did no better).
 workers = _int("GUNICORN_WORKERS", 2)
-threads = _int("GUNICORN_THREADS", 4)
+threads = _int("GUNICORN_THREADS", 2)
 worker_class = "gthread"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
