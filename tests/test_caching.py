@@ -12,7 +12,7 @@ from sqlalchemy import make_url
 
 from app import create_app
 from app.auth.service import update_user
-from app.caching import CommitCounter, ResponseCache, VersionedCache
+from app.caching import MAX_BODY_BYTES, CommitCounter, ResponseCache, VersionedCache
 from app.extensions import db
 from app.incidents import service
 from app.incidents.lifecycle import Role
@@ -219,6 +219,18 @@ def test_asking_for_a_fresh_answer_computes_one(app, client, people, asked):
     kept, replayed = get(client, "/incidents/", headers=headers)
     assert kept.data == fresh.data
     assert (replayed == 0) == (asked != {"Cache-Control": "no-store"})
+
+
+@sqlite_only
+def test_an_answer_too_big_to_keep_is_computed_each_time(client, people):
+    """A page over MAX_BODY_BYTES is never kept (one token cannot pin much memory); a small one is."""
+    for n in range(30):
+        factories.make_incident(people["reporter"], description=f"{n} " + "x" * 3000)
+    headers = bearer(people["admin"])
+    big, small = "/incidents/?per_page=30", "/incidents/?per_page=5"
+    sizes = [len(get(client, url, headers=headers)[0].data) for url in (big, small)]
+    assert sizes[0] > MAX_BODY_BYTES > sizes[1]
+    assert get(client, big, headers=headers)[1] > 0 and get(client, small, headers=headers)[1] == 0
 
 
 @sqlite_only
