@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := run.py
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint pytest test-pg image image-tar chromium db seed clean help
+.PHONY: run test lint pytest test-pg image image-tar chromium wrk db seed clean help
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,15 +33,18 @@ run: seed  ## Serve the portal on http://127.0.0.1:5000 with the demo data
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 chromium:  ## Make sure Debian's Chromium is installed for the browser tests
-	@scripts/ensure-chromium
+	@scripts/ensure-debian-package /usr/bin/chromium chromium "the browser tests"
+
+wrk:  ## Make sure Debian's wrk is installed for the load tests and make bench
+	@scripts/ensure-debian-package /usr/bin/wrk wrk "the load tests and make bench"
 
 lint: $(VENV)/.dev-installed  ## ruff
 	$(BIN)/ruff check .
 
-pytest: $(VENV)/.dev-installed chromium  ## The pytest suite on SQLite
+pytest: $(VENV)/.dev-installed chromium wrk  ## The pytest suite on SQLite
 	$(BIN)/python -m pytest
 
-test-pg: $(VENV)/.dev-installed chromium  ## The same suite on a throwaway PostgreSQL (installed when missing)
+test-pg: $(VENV)/.dev-installed chromium wrk  ## The same suite on a throwaway PostgreSQL (installed when missing)
 	PYTHON=$(BIN)/python scripts/pg-test
 
 test: lint pytest test-pg  ## Everything CI runs: lint, the suite on SQLite, then on PostgreSQL
@@ -67,7 +70,7 @@ screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story in Chromiu
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py
 
 .PHONY: bench
-bench: $(VENV)/.dev-installed  ## wrk against 1k/100k/1M incidents and a baseline (minutes; BENCH_SIZES=1k BENCH_DURATION=3 is quick)
+bench: $(VENV)/.dev-installed wrk  ## wrk against 1k/100k/1M incidents and a baseline (minutes; BENCH_SIZES=1k BENCH_DURATION=3 is quick)
 	$(BIN)/python -m bench.run
 
 clean:  ## Remove the virtualenv and local databases
