@@ -38,18 +38,22 @@ class CommitCounter:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
+        self._connections = 0
 
-    def current(self) -> tuple[int, int] | None:
-        """(process, version): equal twice only if nothing was committed in between. None when the
-        file cannot be read: then nothing is cached, and the app answers (and reports) the problem."""
+    def current(self) -> tuple[int, int, int] | None:
+        """(process, connection, version): equal twice only if nothing was committed in between.
+        None when the file cannot be read: then nothing is cached, and the app answers (and
+        reports) the problem."""
         with self._lock:
             try:
                 if self._connection is None or self._pid != os.getpid():
-                    # After a fork the parent's connection is not ours to use; a new one numbers
-                    # afresh, so the process id is part of the version.
+                    # After a fork (or an error) a new connection numbers its versions afresh, so
+                    # the process and which connection this is are part of the version.
                     self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
                     self._pid = os.getpid()
-                return self._pid, self._connection.execute("PRAGMA data_version").fetchone()[0]
+                    self._connections += 1
+                version = self._connection.execute("PRAGMA data_version").fetchone()[0]
+                return self._pid, self._connections, version
             except sqlite3.Error:
                 self._connection = None
                 return None
@@ -71,10 +75,10 @@ class VersionedCache:
         self.counter = counter
         self.seconds = seconds
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[tuple[int, int], float, object]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[tuple[int, int, int], float, object]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, version: tuple[int, int]):
+    def get(self, key: Hashable, version: tuple[int, int, int]):
         """The value stored under `key` at this version and less than `seconds` ago, else None."""
         with self._lock:
             entry = self._entries.get(key)
@@ -87,7 +91,7 @@ class VersionedCache:
             self._entries.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, version: tuple[int, int], value) -> None:
+    def put(self, key: Hashable, version: tuple[int, int, int], value) -> None:
         with self._lock:
             self._entries[key] = (version, time.monotonic(), value)
             self._entries.move_to_end(key)

@@ -290,6 +290,16 @@ def test_a_commit_elsewhere_changes_the_version_a_rollback_does_not(counter):
     assert counter.current() != after_connection
 
 
+def test_a_version_read_after_an_error_never_equals_one_from_before(counter):
+    """An unreadable file gives None; the new connection after it numbers afresh, so its versions
+    carry which connection read them and cannot match an answer kept before the error."""
+    before = counter.current()
+    counter._connection.close()  # what a failing read looks like to the counter
+    assert counter.current() is None
+    after = counter.current()
+    assert after is not None and after != before and after[-1] == before[-1]
+
+
 def test_the_least_recently_used_entry_is_evicted_first(counter):
     """Beyond max_entries the entry read longest ago goes; reading one keeps it."""
     cache, version = VersionedCache(counter, SECONDS, max_entries=2), counter.current()
