@@ -203,10 +203,8 @@ def cached_template(key: Hashable, template: str, context: Callable[[], dict]) -
         return render_template(template, **context())
 
     cache: VersionedCache | None = current_app.extensions.get("fragment_cache")
-    if cache is None:
-        return Markup(render())  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
     reuse, keep = client_allows(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
-    html = cache.get_or_compute(key, render, reuse=reuse, keep=keep)
+    html = render() if cache is None else cache.get_or_compute(key, render, reuse=reuse, keep=keep)
     return Markup(html)  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
 
 
