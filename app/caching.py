@@ -92,6 +92,7 @@ class VersionedCache:
             return value
 
     def put(self, key: Hashable, version: tuple[int, int, int], value) -> None:
+        """Keep `value` as computed at `version`; evict the least recently used beyond max_entries."""
         with self._lock:
             self._entries[key] = (version, time.monotonic(), value)
             self._entries.move_to_end(key)
