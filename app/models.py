@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.incidents.lifecycle import Category, Role, Severity, Status
 
+# The id columns are INTEGER: 32 bits on PostgreSQL, where a wider id is "integer out of range"
+# (a 500). Routes, filters and cursors refuse anything larger before it reaches SQL.
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware (the callable every time column defaults to)."""

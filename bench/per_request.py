@@ -10,7 +10,6 @@ import cProfile
 import json
 import os
 import pstats
-import re
 import secrets
 import subprocess
 import sys
@@ -54,8 +53,8 @@ def _client(database):
     token = api.post("/auth/tokens", json={"username": scenarios.ADMIN, "password": scenarios.PASSWORD,
                                               "name": "per-request"}).get_json()["token"]
     form = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    client.post("/login", data={"username": scenarios.ADMIN, "password": scenarios.PASSWORD, "csrf_token": csrf})
+    client.post("/login", data={"username": scenarios.ADMIN, "password": scenarios.PASSWORD,
+                                "csrf_token": scenarios.csrf_token(form)})
     return api, client, {"Authorization": f"Bearer {token}"}
 
 

@@ -45,16 +45,21 @@ def token(base: str, username: str) -> str:
     return answer.json()["token"]
 
 
+def csrf_token(page: str) -> str:
+    """The csrf_token field's value in a form page."""
+    match = _CSRF.search(page)
+    if match is None:
+        raise RuntimeError("no csrf_token field on the page")
+    return match.group(1) or match.group(2)
+
+
 def session_cookie(base: str, username: str) -> str:
     """A logged-in session cookie, through the real form: GET /login for the CSRF token, then POST."""
     headers = {"User-Agent": USER_AGENT}
     form = requests.get(f"{base}/login", headers=headers, timeout=30)
-    match = _CSRF.search(form.text)
-    if match is None:
-        raise RuntimeError("no csrf_token field on /login")
     cookie = f"session={form.cookies['session']}"
     answer = requests.post(f"{base}/login", headers=headers | {"Cookie": cookie}, allow_redirects=False,
-                           data={"csrf_token": match.group(1) or match.group(2), "username": username,
+                           data={"csrf_token": csrf_token(form.text), "username": username,
                                  "password": PASSWORD}, timeout=30)
     if answer.status_code != 302 or "session" not in answer.cookies:
         raise RuntimeError(f"login as {username} failed: HTTP {answer.status_code}")

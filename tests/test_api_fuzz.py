@@ -20,6 +20,7 @@ from app.models import ApiToken, User
 from seed.loader import seed_incidents, seed_users
 from tests import factories, postgres
 from tests.api_helpers import live_server
+from tests.load.report import report
 
 MAX_EXAMPLES = 25
 ROLES = (Role.ADMIN, Role.TECHNICIAN, Role.REPORTER)
@@ -105,12 +106,7 @@ def fuzz_tally(request):
     operations = {(role, label) for role, label, _ in tally}
     summary = (f"\nschemathesis: {sum(tally.values())} cases over {len(operations)} role x operation pairs; "
                f"statuses {dict(sorted(statuses.items()))}")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        print(summary)
-        return
-    with capture.global_and_fixture_disabled():
-        print(summary)
+    report(request, summary)
 
 
 def _published_document() -> dict:

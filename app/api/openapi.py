@@ -10,7 +10,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 from werkzeug.routing import Rule
 
-from app.api.schemas import MAX_ID, ProblemSchema
+from app.api.schemas import ProblemSchema
+from app.models import MAX_ID
 
 OPENAPI_VERSION = "3.1.0"
 PROBLEM_JSON = "application/problem+json"

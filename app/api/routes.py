@@ -7,8 +7,9 @@ from app.api.resources.meta import Health, OpenApiDocument
 from app.api.resources.session import CurrentToken, Me, Tokens
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
+from app.models import MAX_ID
 
-ID = "int(min=1,max=2147483647)"  # larger ids cannot exist; refusing them here keeps them from SQL
+ID = f"int(min=1,max={MAX_ID})"  # larger ids cannot exist; refusing them here keeps them from SQL
 
 
 class ProblemApi(Api):

@@ -9,9 +9,8 @@ from app.api.fields import NO_CONTROL_CHARS, Choice, Integer, Pattern, StrictBoo
 from app.auth.service import USERNAME_RE
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Role, Severity, Status
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
-from app.models import EventKind
+from app.models import MAX_ID, EventKind
 
-MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000
 MAX_CURSOR = 400
 # The service's own address rule, minus whitespace and control characters anywhere.

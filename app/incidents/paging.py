@@ -22,7 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.exceptions import InvalidInput
 from app.incidents.lifecycle import Severity
-from app.models import Incident
+from app.models import MAX_ID, Incident
 
 # What each sort orders by; the tie-breakers are the trailing columns of the indexes.
 SORT_KEYS = {
@@ -123,8 +123,7 @@ def _decode(cursor: str, sort: str) -> list[Any]:
     values = []
     for name, value in zip(names, raw[1:], strict=True):
         if name == "id":
-            # INTEGER ids: 32 bits on PostgreSQL, where a wider one is "integer out of range" (a 500).
-            if type(value) is not int or not 0 < value <= 2**31 - 1:
+            if type(value) is not int or not 0 < value <= MAX_ID:
                 raise ValueError("bad id")
         elif name == "severity":
             value = Severity(value)

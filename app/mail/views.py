@@ -6,7 +6,7 @@ from app.auth.decorators import role_required
 from app.exceptions import DomainError
 from app.incidents.lifecycle import Role
 from app.mail import outbox
-from app.models import OutboxStatus
+from app.models import MAX_ID, OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
 
@@ -28,7 +28,7 @@ def index():
 
 
 # Ids wider than a database integer are 404s here, not an overflow in the driver (500).
-@bp.route(f"/<int(max={2**31 - 1}):message_id>/retry", methods=["POST"])
+@bp.route(f"/<int(max={MAX_ID}):message_id>/retry", methods=["POST"])
 @role_required(Role.ADMIN)
 def retry(message_id: int):
     """Put one failed message back in the queue."""

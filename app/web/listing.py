@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.incidents.lifecycle import TITLE_MAX, Category, Severity, Status
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters
-from app.models import User
+from app.models import MAX_ID, User
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 SORT_CHOICES = [
@@ -21,7 +21,6 @@ SORT_CHOICES = [
 ME, NOBODY = "me", "none"
 MAX_PAGE = 1_000_000
 MAX_ID_DIGITS = 18  # fits a 64-bit database integer
-MAX_ID = 2**31 - 1  # the id columns are INTEGER: 32 bits on PostgreSQL
 
 
 @dataclass

@@ -3,7 +3,7 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from app.caching import cached_template
-from app.incidents.lifecycle import Severity, Status
+from app.incidents.lifecycle import ACTIVE_STATUSES, Severity, Status
 from app.web import bp
 from app.web.dashboard import dashboard_for
 
@@ -15,5 +15,6 @@ def dashboard():
     user = current_user._get_current_object()
     body = cached_template(("dashboard", user.id, request.script_root), "web/_dashboard_body.html",
                            lambda: {"board": dashboard_for(user), "statuses": list(Status),
-                                    "severities": list(Severity)})
+                                    "severities": list(Severity),
+                                    "active_statuses": [status.value for status in ACTIVE_STATUSES]})
     return render_template("web/dashboard.html", body=body)
