@@ -45,7 +45,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
+    from app.auth.routes import bp as auth_bp
     from app.mail.views import bp as outbox_bp
     from app.web import bp as web_bp
 

@@ -7,11 +7,11 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
+from app.auth.roles import Role
 from app.auth.service import create_user
 from app.backup import BackupError, backup_database
 from app.exceptions import InvalidInput
 from app.extensions import db
-from app.incidents.lifecycle import Role
 
 
 def _require_schema() -> None:

@@ -1,14 +1,17 @@
-"""The tables. Data only: the rules live in `app.incidents.lifecycle` and the services."""
+"""The tables. Data only: the values they store come from the enums modules
+(`app.incidents.enums`, `app.auth.roles`, `app.mail.enums`), the rules live in
+`app.incidents.lifecycle` and the services; nothing here imports either."""
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, types
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.auth.roles import Role
 from app.extensions import db
-from app.incidents.lifecycle import Category, Role, Severity, Status
+from app.incidents.enums import Category, EventKind, Severity, Status
+from app.mail.enums import OutboxStatus
 
 # The id columns are INTEGER: 32 bits on PostgreSQL, where a wider id is "integer out of range"
 # (a 500). Routes, filters and cursors refuse anything larger before it reaches SQL.
@@ -156,17 +159,6 @@ class IncidentTally(db.Model):
     n: Mapped[int] = mapped_column(default=0)
 
 
-class EventKind(StrEnum):
-    CREATED = "created"
-    ASSIGNED = "assigned"
-    STATUS_CHANGED = "status_changed"
-    EDITED = "edited"
-    COMMENTED = "commented"
-    RESOLVED = "resolved"
-    REOPENED = "reopened"
-    CLOSED = "closed"
-
-
 class IncidentEvent(db.Model):
     """One entry of an incident's timeline. Append-only: nothing updates or deletes these."""
 
@@ -202,13 +194,6 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class OutboxMessage(db.Model):

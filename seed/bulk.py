@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
+from app.auth.roles import Role
 from app.auth.service import hash_password
 from app.extensions import db
-from app.incidents.lifecycle import Category, Role
+from app.incidents.enums import Category
 from app.models import Incident, User, utcnow
 
 BULK_REPORTERS = 200

@@ -7,8 +7,8 @@ import flask_migrate
 import pytest
 
 from app import create_app
+from app.auth.roles import Role
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from tests import factories, postgres
 
 pytest_plugins = ["tests.smtp"]  # the aiosmtpd server fixture for the mail tests

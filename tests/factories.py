@@ -1,9 +1,10 @@
 """Test data built through the real service functions, so every row is one the app could make."""
 from itertools import count
 
+from app.auth.roles import Role
 from app.auth.service import create_user, update_user
 from app.incidents import service
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import Status
 from app.models import Incident, User
 
 PASSWORD = "password123"

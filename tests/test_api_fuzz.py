@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import select
 
 from app import create_app
+from app.auth.roles import Role
 from app.auth.service import issue_token, update_user
 from app.extensions import db
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import Status
 from app.models import ApiToken, User
 from seed.loader import seed_incidents, seed_users
 from tests import factories, postgres

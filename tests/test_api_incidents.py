@@ -6,8 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.incidents import queries
-from app.incidents.lifecycle import Severity, Status
-from app.models import EventKind, Incident
+from app.incidents.enums import EventKind, Severity, Status
+from app.models import Incident
 from tests import factories
 from tests.api_helpers import assert_problem, bearer, snapshot
 

@@ -7,7 +7,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from app.api.openapi import HTTP_METHODS, api_rules, openapi_path
 from app.extensions import db
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from tests import factories
 from tests.api_helpers import assert_problem, bearer
 

@@ -1,7 +1,7 @@
 """Who may call what: every endpoint x every role (allowed, 403, 404), then 401 for everyone else."""
 import pytest
 
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from tests import factories
 from tests.api_helpers import assert_problem, bearer, snapshot
 

@@ -1,7 +1,7 @@
 """/users/: listing (admins all, technicians the assignable), creating, changing, deactivating."""
 import pytest
 
-from app.incidents.lifecycle import Role
+from app.auth.roles import Role
 from tests import factories
 from tests.api_helpers import assert_problem, bearer, snapshot
 

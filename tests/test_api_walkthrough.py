@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.incidents import queries
-from app.incidents.lifecycle import Status
-from app.models import ApiToken, EventKind, Incident
+from app.incidents.enums import EventKind, Status
+from app.models import ApiToken, Incident
 from seed.loader import seed_incidents, seed_users
 from tests.api_helpers import live_server
 

@@ -1,10 +1,10 @@
 """Account rules that protect the portal from locking itself out."""
 import pytest
 
+from app.auth.roles import Role
 from app.auth.service import create_user, update_user
 from app.exceptions import InvalidInput, TransitionNotAllowed
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from tests import factories
 
 

@@ -11,11 +11,11 @@ from flask import Flask
 from sqlalchemy import make_url
 
 from app import create_app
+from app.auth.roles import Role
 from app.auth.service import update_user
 from app.caching import MAX_BODY_BYTES, CommitCounter, ResponseCache, VersionedCache
 from app.extensions import db
 from app.incidents import service
-from app.incidents.lifecycle import Role
 from tests import factories, postgres
 from tests.api_helpers import basic, bearer
 from tests.perf_helpers import recording

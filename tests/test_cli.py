@@ -3,11 +3,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+from app.auth.roles import Role
 from app.auth.service import authenticate
 from app.extensions import db
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import EventKind, Status
 from app.incidents.queries import IncidentFilters, count_incidents, timeline
-from app.models import EventKind, Incident, IncidentEvent, OutboxMessage, User
+from app.models import Incident, IncidentEvent, OutboxMessage, User
 from tests import factories
 
 SEED_USERS = {"admin1": Role.ADMIN, "admin2": Role.ADMIN, "tech1": Role.TECHNICIAN, "tech2": Role.TECHNICIAN,

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.incidents import service, tallies
-from app.incidents.lifecycle import Severity, Status
+from app.incidents.enums import Severity, Status
 from app.incidents.queries import IncidentFilters, count_by, count_incidents, list_incidents
 from app.models import Incident, IncidentTally
 from tests import factories

@@ -5,9 +5,9 @@ from sqlalchemy import select
 from app.exceptions import InvalidInput, TransitionNotAllowed, VersionConflict
 from app.extensions import db
 from app.incidents import service
-from app.incidents.lifecycle import Category, Severity, Status
+from app.incidents.enums import Category, EventKind, Severity, Status
 from app.incidents.queries import timeline
-from app.models import EventKind, Incident
+from app.models import Incident
 from tests import factories
 
 

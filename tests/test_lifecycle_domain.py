@@ -5,10 +5,12 @@ import itertools
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.roles import Role
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed
 from app.extensions import db
 from app.incidents import service
-from app.incidents.lifecycle import Action, Role, Status, allowed_actions
+from app.incidents.enums import Status
+from app.incidents.lifecycle import Action, allowed_actions
 from app.models import IncidentEvent
 from tests import factories
 

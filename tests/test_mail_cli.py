@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import OutboxMessage, OutboxStatus
+from app.mail.enums import OutboxStatus
+from app.models import OutboxMessage
 from tests import factories
 from tests.smtp import mail_app
 

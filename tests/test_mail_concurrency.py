@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.mail.delivery import drain
-from app.models import OutboxMessage, OutboxStatus
+from app.mail.enums import OutboxStatus
+from app.models import OutboxMessage
 from tests import factories
 from tests.smtp import build_mail_app, mail_app
 

@@ -9,11 +9,12 @@ from sqlalchemy import select, update
 from app.exceptions import NotFound, TransitionNotAllowed
 from app.extensions import db
 from app.incidents import service
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from app.mail import outbox
 from app.mail.delivery import drain, message_id_for
+from app.mail.enums import OutboxStatus
 from app.mail.outbox import Envelope
-from app.models import OutboxMessage, OutboxStatus, utcnow
+from app.models import OutboxMessage, utcnow
 from tests import factories
 from tests.smtp import mail_app, silent_listener
 

@@ -4,10 +4,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.roles import Role
 from app.exceptions import InvalidInput
 from app.extensions import db
 from app.incidents import service
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import Status
 from app.mail.delivery import drain
 from app.models import OutboxMessage
 from tests import factories

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from app import create_app
 from app.extensions import db
 from app.mail import outbox
-from app.models import OutboxMessage, OutboxStatus
+from app.mail.enums import OutboxStatus
+from app.models import OutboxMessage
 from tests import factories
 from tests.smtp import mail_app, silent_listener
 

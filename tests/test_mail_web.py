@@ -6,7 +6,8 @@ from sqlalchemy import select, update
 
 from app import create_app
 from app.extensions import db
-from app.models import OutboxMessage, OutboxStatus
+from app.mail.enums import OutboxStatus
+from app.models import OutboxMessage
 from tests import factories
 from tests.web_helpers import flashes, html, login
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.incidents import paging, service
-from app.incidents.lifecycle import Severity, Status
+from app.incidents.enums import Severity, Status
 from app.incidents.queries import IncidentFilters, list_incidents
 from app.models import Incident
 from tests.api_helpers import assert_problem, bearer

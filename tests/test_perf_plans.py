@@ -10,7 +10,7 @@ import pytest
 
 from app.extensions import db
 from app.incidents import paging
-from app.incidents.lifecycle import Category, Severity, Status
+from app.incidents.enums import Category, Severity, Status
 from app.incidents.queries import IncidentFilters, list_incidents
 from tests import factories
 from tests.perf_helpers import BULK_PASSWORD, load, recording, user

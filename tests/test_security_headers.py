@@ -4,9 +4,10 @@ import re
 
 import pytest
 
+from app.auth.roles import Role
 from app.auth.service import issue_token
 from app.extensions import db
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import Status
 from app.models import OutboxMessage
 from tests import factories
 from tests.api_helpers import bearer

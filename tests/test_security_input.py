@@ -13,8 +13,9 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from app.auth.roles import Role
 from app.extensions import db
-from app.incidents.lifecycle import Role, Status
+from app.incidents.enums import Status
 from app.models import Incident, OutboxMessage, User
 from tests import factories
 from tests.api_helpers import assert_problem, basic, bearer, snapshot

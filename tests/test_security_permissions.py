@@ -19,11 +19,14 @@ from sqlalchemy import select, text
 
 from app import create_app
 from app.api.routes import api as restful_api
+from app.auth.roles import Role
 from app.auth.service import issue_token, update_user
 from app.database import write_transaction
 from app.extensions import db
-from app.incidents.lifecycle import Action, Decision, Role, Status, decide
-from app.models import Incident, OutboxMessage, OutboxStatus, User
+from app.incidents.enums import Status
+from app.incidents.lifecycle import Action, Decision, decide
+from app.mail.enums import OutboxStatus
+from app.models import Incident, OutboxMessage, User
 from tests import factories, postgres
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")

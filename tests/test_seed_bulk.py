@@ -3,7 +3,7 @@ from sqlalchemy import func, inspect, select, text
 
 from app.extensions import db
 from app.incidents import tallies
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from app.incidents.queries import IncidentFilters, list_incidents, timeline
 from app.models import Incident, IncidentTally, User
 

@@ -5,8 +5,9 @@ from sqlalchemy import func, select
 
 from app.auth.service import update_user
 from app.extensions import db
-from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Severity, Status
-from app.models import EventKind, Incident, IncidentEvent
+from app.incidents.enums import EventKind, Severity, Status
+from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
+from app.models import Incident, IncidentEvent
 from tests import factories
 from tests.web_helpers import element_text, field_error, flashes, html, incident_in, login
 

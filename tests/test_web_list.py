@@ -5,7 +5,7 @@ from html import unescape
 import pytest
 
 from app.auth.service import update_user
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from tests import factories
 from tests.web_helpers import element_text, html, incident_in, login
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from tests import factories
 from tests.web_helpers import html, incident_in, login
 

@@ -2,9 +2,9 @@
 import pytest
 from sqlalchemy import select
 
+from app.auth.roles import Role
 from app.auth.service import issue_token, user_for_token
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from app.models import User
 from tests import factories
 from tests.web_helpers import field_error, flashes, html, login

@@ -4,7 +4,7 @@ from html import unescape
 
 from flask.testing import FlaskClient
 
-from app.incidents.lifecycle import Status
+from app.incidents.enums import Status
 from app.models import Incident, User
 from tests import factories
 

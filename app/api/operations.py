@@ -11,8 +11,8 @@ from marshmallow import Schema
 
 from app.api import payload
 from app.api.auth import authenticate
+from app.auth.roles import Role
 from app.exceptions import PermissionDenied
-from app.incidents.lifecycle import Role
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ from functools import cache
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.fields import NO_CONTROL_CHARS, Choice, Integer, Pattern, StrictBoolean, UTCDateTime
+from app.auth.roles import Role
 from app.auth.service import USERNAME_RE
-from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Role, Severity, Status
+from app.incidents.enums import Category, EventKind, Severity, Status
+from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
-from app.models import MAX_ID, EventKind
+from app.models import MAX_ID
 
 MAX_PAGE = 1_000_000
 MAX_CURSOR = 400

@@ -1,6 +1,5 @@
-"""Authentication: browser sessions (Flask-Login), API credentials, role gates for pages."""
-from flask import Blueprint
+"""Authentication: browser sessions (Flask-Login), API credentials, role gates for pages.
 
-bp = Blueprint("auth", __name__)
-
-from app.auth import routes, session  # noqa: E402,F401  (routes register themselves on bp)
+The blueprint lives in `routes.py` (as the outbox's does in `app.mail.views`), so that importing
+`app.auth.roles` from the models pulls in no views.
+"""

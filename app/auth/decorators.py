@@ -4,7 +4,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user, login_required
 
-from app.incidents.lifecycle import Role
+from app.auth.roles import Role
 
 
 def role_required(*roles: Role):

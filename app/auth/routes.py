@@ -1,14 +1,15 @@
 """Browser login and logout."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp
+from app.auth import session as user_loader  # noqa: F401  (registers the Flask-Login user loader)
 from app.auth.forms import LoginForm
 from app.auth.service import authenticate, end_sessions
 from app.extensions import limiter
 
+bp = Blueprint("auth", __name__)
 GENERIC_LOGIN_ERROR = "Invalid username or password."
 
 

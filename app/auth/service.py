@@ -8,10 +8,10 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.auth.roles import Role
 from app.database import write_transaction
 from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from app.models import ApiToken, User, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")

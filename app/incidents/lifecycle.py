@@ -1,4 +1,5 @@
-"""The ONE place for incident states, roles, moves and who may make them.
+"""The ONE place for the moves between incident states and who may make them (the states
+and roles themselves are data: `app.incidents.enums`, `app.auth.roles`).
 
 Pure Python: no database, no request. The service layer asks `authorize()` before any
 change, the web UI asks `allowed_actions()` to decide which buttons to show, and the
@@ -9,58 +10,8 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Protocol
 
-
-class Role(StrEnum):
-    REPORTER = "reporter"
-    TECHNICIAN = "technician"
-    ADMIN = "admin"
-
-
-class Status(StrEnum):
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-    @classmethod
-    def parse(cls, text: str) -> "Status":
-        """Accept 'In Progress', 'in-progress', 'IN_PROGRESS'...; raise ValueError otherwise."""
-        key = "_".join(str(text).strip().lower().replace("-", " ").replace("_", " ").split())
-        return cls(key)
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
-
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """Order used for sorting: low < medium < high < critical."""
-        return list(Severity).index(self) + 1
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class Category(StrEnum):
-    NETWORK = "network"
-    SERVER = "server"
-    APPLICATION = "application"
-    DATABASE = "database"
-    SECURITY = "security"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
+from app.auth.roles import Role
+from app.incidents.enums import Status
 
 
 class Action(StrEnum):

@@ -6,8 +6,8 @@ outside the request (app/mail)."""
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from app.auth.roles import Role
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from app.models import Incident, OutboxMessage, User
 
 

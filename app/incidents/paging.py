@@ -21,7 +21,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.exceptions import InvalidInput
-from app.incidents.lifecycle import Severity
+from app.incidents.enums import Severity
 from app.models import MAX_ID, Incident
 
 # What each sort orders by; the tie-breakers are the trailing columns of the indexes.

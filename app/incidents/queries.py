@@ -4,10 +4,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, union_all
 
+from app.auth.roles import Role
 from app.exceptions import NotFound
 from app.extensions import db
 from app.incidents import paging, search, tallies
-from app.incidents.lifecycle import Category, Role, Severity, Status, can_see
+from app.incidents.enums import Category, Severity, Status
+from app.incidents.lifecycle import can_see
 from app.models import Incident, IncidentEvent, User
 
 MAX_PER_PAGE = 100

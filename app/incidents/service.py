@@ -8,22 +8,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.auth.roles import Role
 from app.database import lock_for_update, write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
 from app.extensions import db
 from app.incidents import notifications, tallies
-from app.incidents.lifecycle import (
-    MOVE_FOR_STATUS,
-    Action,
-    Decision,
-    Role,
-    Status,
-    decide,
-    may_create,
-    target_status,
-)
+from app.incidents.enums import EventKind, Status
+from app.incidents.lifecycle import MOVE_FOR_STATUS, Action, Decision, decide, may_create, target_status
 from app.incidents.validation import validate_details, validate_note
-from app.models import EventKind, Incident, IncidentEvent, User, utcnow
+from app.models import Incident, IncidentEvent, User, utcnow
 
 UNSET: Any = object()
 

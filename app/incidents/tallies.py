@@ -8,7 +8,7 @@ from sqlalchemy import String, cast, delete, func, insert, literal, select, unio
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.incidents.lifecycle import Category, Severity, Status
+from app.incidents.enums import Category, Severity, Status
 from app.models import Incident, IncidentTally
 
 Key = tuple[str, Status, Severity, Category]

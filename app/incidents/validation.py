@@ -3,7 +3,8 @@ import re
 from typing import Any
 
 from app.exceptions import InvalidInput
-from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Severity
+from app.incidents.enums import Category, Severity
+from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 
 # Control characters other than tab, newline and carriage return are never legitimate text.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

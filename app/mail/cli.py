@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 from app.exceptions import DomainError
 from app.mail import outbox
 from app.mail.delivery import drain
+from app.mail.enums import OutboxStatus
 from app.mail.sender import BackgroundSender
-from app.models import OutboxStatus
 
 CLI_ACTOR = "flask outbox retry"
 

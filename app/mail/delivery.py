@@ -12,8 +12,9 @@ import flask_mail
 from flask import current_app
 
 from app.mail import outbox
+from app.mail.enums import OutboxStatus
 from app.mail.outbox import Envelope
-from app.models import OutboxStatus, utcnow
+from app.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from app.database import write_transaction
 from app.exceptions import NotFound, TransitionNotAllowed
 from app.extensions import db
-from app.models import OutboxMessage, OutboxStatus, utcnow
+from app.mail.enums import OutboxStatus
+from app.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 

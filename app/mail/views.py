@@ -3,10 +3,11 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.auth.decorators import role_required
+from app.auth.roles import Role
 from app.exceptions import DomainError
-from app.incidents.lifecycle import Role
 from app.mail import outbox
-from app.models import MAX_ID, OutboxStatus
+from app.mail.enums import OutboxStatus
+from app.models import MAX_ID
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
 

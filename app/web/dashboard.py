@@ -1,7 +1,9 @@
 """What the dashboard shows each role, from indexed queries."""
 from dataclasses import dataclass, field
 
-from app.incidents.lifecycle import ACTIVE_STATUSES, Role, Severity, Status
+from app.auth.roles import Role
+from app.incidents.enums import Severity, Status
+from app.incidents.lifecycle import ACTIVE_STATUSES
 from app.incidents.queries import IncidentFilters, count_by, list_incidents
 from app.models import Incident, User
 

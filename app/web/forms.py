@@ -7,7 +7,9 @@ from wtforms import IntegerField, PasswordField, SelectChoice, SelectField, Stri
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX, Category, Role, Severity
+from app.auth.roles import Role
+from app.incidents.enums import Category, Severity
+from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 
 USERNAME_MAX = 64
 NAME_MAX = 120

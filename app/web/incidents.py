@@ -4,7 +4,8 @@ from flask_login import current_user, login_required
 
 from app.exceptions import DomainError, InvalidInput
 from app.incidents import queries, service
-from app.incidents.lifecycle import Action, Category, Severity, Status, allowed_actions
+from app.incidents.enums import Category, Severity, Status
+from app.incidents.lifecycle import Action, allowed_actions
 from app.web import ID, bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors

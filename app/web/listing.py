@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from app.incidents.lifecycle import TITLE_MAX, Category, Severity, Status
+from app.incidents.enums import Category, Severity, Status
+from app.incidents.lifecycle import TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters
 from app.models import MAX_ID, User
 

@@ -3,7 +3,8 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from app.caching import cached_template
-from app.incidents.lifecycle import ACTIVE_STATUSES, Severity, Status
+from app.incidents.enums import Severity, Status
+from app.incidents.lifecycle import ACTIVE_STATUSES
 from app.web import bp
 from app.web.dashboard import dashboard_for
 

@@ -3,8 +3,8 @@ from flask import flash, redirect, render_template, url_for
 
 from app.auth import service as accounts
 from app.auth.decorators import role_required
+from app.auth.roles import Role
 from app.exceptions import DomainError, InvalidInput
-from app.incidents.lifecycle import Role
 from app.web import ID, bp
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import NewUserForm, RoleForm

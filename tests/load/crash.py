@@ -19,7 +19,8 @@ import requests
 
 from app import create_app
 from app.extensions import db
-from app.models import EventKind, Incident, IncidentEvent
+from app.incidents.enums import EventKind
+from app.models import Incident, IncidentEvent
 from tests.load import invariants
 from tests.load.data import People, headers, seed
 from tests.load.server import Gunicorn

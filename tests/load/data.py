@@ -3,9 +3,9 @@ bearer token each (so the clients spend no time hashing passwords)."""
 from dataclasses import dataclass, field
 
 from app import create_app
+from app.auth.roles import Role
 from app.auth.service import issue_token
 from app.extensions import db
-from app.incidents.lifecycle import Role
 from tests import factories
 
 

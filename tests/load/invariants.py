@@ -9,7 +9,8 @@ from sqlalchemy import select, text
 from app import create_app
 from app.extensions import db
 from app.incidents import tallies
-from app.models import EventKind, Incident, IncidentEvent, IncidentTally, OutboxMessage
+from app.incidents.enums import EventKind
+from app.models import Incident, IncidentEvent, IncidentTally, OutboxMessage
 
 
 @dataclass

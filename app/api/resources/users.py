@@ -5,7 +5,7 @@ from flask_restful import Resource
 from app.api.operations import operation
 from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema, shared
 from app.auth import service as accounts
-from app.incidents.lifecycle import Role
+from app.auth.roles import Role
 from app.incidents.service import technicians
 
 
