@@ -44,11 +44,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import urls
     from app.api import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.mail.views import bp as outbox_bp
     from app.web import bp as web_bp
 
+    urls.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(outbox_bp)

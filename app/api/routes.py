@@ -7,9 +7,6 @@ from app.api.resources.meta import Health, OpenApiDocument
 from app.api.resources.session import CurrentToken, Me, Tokens
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
-from app.models import MAX_ID
-
-ID = f"int(min=1,max={MAX_ID})"  # larger ids cannot exist; refusing them here keeps them from SQL
 
 
 class ProblemApi(Api):
@@ -26,10 +23,10 @@ api.add_resource(Tokens, "/auth/tokens", endpoint="tokens")
 api.add_resource(CurrentToken, "/auth/tokens/current", endpoint="current_token")
 api.add_resource(Me, "/me", endpoint="me")
 api.add_resource(IncidentList, "/incidents/", endpoint="incidents")
-api.add_resource(Incident, f"/incidents/<{ID}:incident_id>", endpoint="incident")
-api.add_resource(IncidentEvents, f"/incidents/<{ID}:incident_id>/events", endpoint="incident_events")
-api.add_resource(IncidentComments, f"/incidents/<{ID}:incident_id>/comments", endpoint="incident_comments")
+api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")
+api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint="incident_events")
+api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
 api.add_resource(UserList, "/users/", endpoint="users")
-api.add_resource(User, f"/users/<{ID}:user_id>", endpoint="user")
+api.add_resource(User, "/users/<id:user_id>", endpoint="user")
 api.add_resource(Health, "/health", endpoint="health")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")

@@ -7,7 +7,6 @@ from app.auth.roles import Role
 from app.exceptions import DomainError
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
-from app.models import MAX_ID
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
 
@@ -29,7 +28,7 @@ def index():
 
 
 # Ids wider than a database integer are 404s here, not an overflow in the driver (500).
-@bp.route(f"/<int(max={MAX_ID}):message_id>/retry", methods=["POST"])
+@bp.route("/<id:message_id>/retry", methods=["POST"])
 @role_required(Role.ADMIN)
 def retry(message_id: int):
     """Put one failed message back in the queue."""

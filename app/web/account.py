@@ -6,7 +6,7 @@ from app.auth import service as accounts
 from app.exceptions import InvalidInput
 from app.extensions import db
 from app.models import ApiToken
-from app.web import ID, bp
+from app.web import bp
 from app.web.feedback import show_field_errors
 from app.web.forms import PasswordForm, TokenForm
 
@@ -70,7 +70,7 @@ def create_token():
     return _render_account(new_token=plain, status=201)
 
 
-@bp.post(f"/ui/account/tokens/<{ID}:token_id>/revoke")
+@bp.post("/ui/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     """Revoke one of one's own tokens."""

@@ -10,7 +10,7 @@ from app.exceptions import DomainError, InvalidInput
 from app.incidents import queries, service
 from app.incidents.lifecycle import Action
 from app.models import Incident
-from app.web import ID, bp
+from app.web import bp
 from app.web.detail import action_form, render_detail
 from app.web.feedback import flash_refusal, show_field_errors
 
@@ -36,7 +36,7 @@ def _act(incident_id: int, action: Action, call: Callable[[Incident, object], ob
     return render_detail(incident, submitted={action: form}), 422
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/assign")
+@bp.post("/ui/incidents/<id:incident_id>/assign")
 @login_required
 def assign_incident(incident_id: int):
     """Assign or reassign to an active technician."""
@@ -45,7 +45,7 @@ def assign_incident(incident_id: int):
         expected_version=form.version.data), "{ref} is assigned to {incident.technician.name}.")
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/start")
+@bp.post("/ui/incidents/<id:incident_id>/start")
 @login_required
 def start_incident(incident_id: int):
     """Start work on an assigned incident."""
@@ -53,7 +53,7 @@ def start_incident(incident_id: int):
         actor=current_user, incident=incident, expected_version=form.version.data), "{ref} is in progress.")
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/resolve")
+@bp.post("/ui/incidents/<id:incident_id>/resolve")
 @login_required
 def resolve_incident(incident_id: int):
     """Resolve, with notes."""
@@ -62,7 +62,7 @@ def resolve_incident(incident_id: int):
         expected_version=form.version.data), "{ref} is resolved; the reporter has been told.")
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/close")
+@bp.post("/ui/incidents/<id:incident_id>/close")
 @login_required
 def close_incident(incident_id: int):
     """Close a resolved incident."""
@@ -70,7 +70,7 @@ def close_incident(incident_id: int):
         actor=current_user, incident=incident, expected_version=form.version.data), "{ref} is closed.")
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/reopen")
+@bp.post("/ui/incidents/<id:incident_id>/reopen")
 @login_required
 def reopen_incident(incident_id: int):
     """Reopen a resolved or closed incident, with a reason."""
@@ -79,7 +79,7 @@ def reopen_incident(incident_id: int):
         expected_version=form.version.data), "{ref} is reopened.")
 
 
-@bp.post(f"/ui/incidents/<{ID}:incident_id>/comments")
+@bp.post("/ui/incidents/<id:incident_id>/comments")
 @login_required
 def comment_incident(incident_id: int):
     """Add a comment to the timeline."""

@@ -6,7 +6,7 @@ from app.exceptions import DomainError, InvalidInput
 from app.incidents import queries, service
 from app.incidents.enums import Category, Severity, Status
 from app.incidents.lifecycle import Action, allowed_actions
-from app.web import ID, bp
+from app.web import bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import EditIncidentForm, IncidentForm
@@ -42,14 +42,14 @@ def new_incident():
     return render_template("web/incident_form.html", form=form, incident=None), status
 
 
-@bp.get(f"/ui/incidents/<{ID}:incident_id>")
+@bp.get("/ui/incidents/<id:incident_id>")
 @login_required
 def incident(incident_id: int):
     """One incident: details, timeline, comments and the actions this user may take now."""
     return render_detail(queries.get_incident(actor=current_user, incident_id=incident_id))
 
 
-@bp.route(f"/ui/incidents/<{ID}:incident_id>/edit", methods=["GET", "POST"])
+@bp.route("/ui/incidents/<id:incident_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_incident(incident_id: int):
     """Change title, description, severity or category."""

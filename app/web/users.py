@@ -5,7 +5,7 @@ from app.auth import service as accounts
 from app.auth.decorators import role_required
 from app.auth.roles import Role
 from app.exceptions import DomainError, InvalidInput
-from app.web import ID, bp
+from app.web import bp
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import NewUserForm, RoleForm
 
@@ -40,7 +40,7 @@ def users():
     return _render_users(form, status=422 if form.errors else 200)
 
 
-@bp.post(f"/ui/users/<{ID}:user_id>/role")
+@bp.post("/ui/users/<id:user_id>/role")
 @role_required(Role.ADMIN)
 def change_role(user_id: int):
     """Give a user another role."""
@@ -51,7 +51,7 @@ def change_role(user_id: int):
     return _update_and_say(user, lambda: f"{user.username} is now {user.role.value}.", role=form.role.data)
 
 
-@bp.post(f"/ui/users/<{ID}:user_id>/deactivate")
+@bp.post("/ui/users/<id:user_id>/deactivate")
 @role_required(Role.ADMIN)
 def deactivate_user(user_id: int):
     """Deactivate: the user can no longer log in and their API tokens stop working."""
@@ -60,7 +60,7 @@ def deactivate_user(user_id: int):
                            active=False)
 
 
-@bp.post(f"/ui/users/<{ID}:user_id>/reactivate")
+@bp.post("/ui/users/<id:user_id>/reactivate")
 @role_required(Role.ADMIN)
 def reactivate_user(user_id: int):
     """Let a deactivated user log in again."""
