@@ -6,8 +6,11 @@ from app.models import MAX_ID
 
 
 class IdConverter(IntegerConverter):
-    """A database id: 1 to MAX_ID. Anything wider than a database integer is a 404 from the
-    router, never an overflow in the driver."""
+    """A database id: ASCII digits, 1 to MAX_ID. Anything wider than a database integer is a 404
+    from the router, never an overflow in the driver; so are other scripts' digits (`\\d` would
+    take a fullwidth "１" and `int()` would read it as 1)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, *args, **kwargs):
         super().__init__(url_map, min=1, max=MAX_ID)

@@ -16,19 +16,27 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    """JSON can spell "\\ud800", which no database can store: refuse it up front."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
+# Deeper than any body this API takes; checked before anything recurses into the value.
+MAX_DEPTH = 32
+
+
+def _check_structure(value: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings JSON can spell but no database can store
+    ("\\ud800", a lone surrogate). Walks with its own stack: a body 1,000 levels deep must not
+    exhaust Python's."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest("The body is not valid JSON: it contains an unpaired surrogate.")
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
 
 
 def json_object() -> dict[str, Any]:
@@ -42,8 +50,7 @@ def json_object() -> dict[str, Any]:
         raise BadRequest("The body is not valid JSON.")
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
-    if _has_lone_surrogate(data):
-        raise BadRequest("The body is not valid JSON: it contains an unpaired surrogate.")
+    _check_structure(data)
     return data
 
 

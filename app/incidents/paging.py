@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, literal, tuple_
@@ -128,7 +128,10 @@ def _decode(cursor: str, sort: str) -> list[Any]:
         elif name == "severity":
             value = Severity(value)
         else:
+            # Stored naive UTC: a date that cannot be moved to UTC (year 1 at +14:00) is no cursor.
             value = datetime.fromisoformat(value)
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC)
         values.append(value)
     return values
 
@@ -138,7 +141,7 @@ def after(cursor: str, sort: str) -> ColumnElement[bool]:
     chosen index answers by seeking straight to it, however deep."""
     try:
         values = _decode(cursor, sort)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput.field("cursor", "Not a cursor of this list in this sort order; start again "
                                            "from the first page.") from None
     columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
