@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from marshmallow import fields, validate
 
+from app.auth.emails import EMAIL_MAX, is_email
+
 # Anything that may end up in a database text column: no control characters (PostgreSQL refuses NUL).
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
 
@@ -78,3 +80,17 @@ class UTCDateTime(fields.DateTime):
         if value is None:
             return None
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EmailAddress(fields.String):
+    """An e-mail address, checked by `app.auth.emails` (length first, then its syntax); the
+    document says `format: email` and the length limit."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(format="email")
+        super().__init__(validate=[validate.Length(max=EMAIL_MAX), self._check], **kwargs)
+
+    @staticmethod
+    def _check(value: str) -> None:
+        if not is_email(value):
+            raise validate.ValidationError("Must be a valid email address.")

@@ -5,7 +5,7 @@ from functools import cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.api.fields import NO_CONTROL_CHARS, Choice, Integer, Pattern, StrictBoolean, UTCDateTime
+from app.api.fields import NO_CONTROL_CHARS, Choice, EmailAddress, Integer, Pattern, StrictBoolean, UTCDateTime
 from app.auth.roles import Role
 from app.auth.service import USERNAME_RE
 from app.incidents.enums import Category, EventKind, Severity, Status
@@ -16,7 +16,6 @@ from app.models import MAX_ID
 MAX_PAGE = 1_000_000
 MAX_CURSOR = 400
 # The service's own address rule, minus whitespace and control characters anywhere.
-EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 
 
 def _id(**kwargs) -> fields.Integer:
@@ -201,7 +200,7 @@ class UserCreateSchema(Input):
     password = fields.String(required=True, validate=validate.Length(min=8, max=256), metadata={
         "description": "8 to 256 characters (PASSWORD_MIN_LENGTH may ask for more)."})
     role = Choice(Role, required=True)
-    email = fields.String(required=True, validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN)])
+    email = EmailAddress(required=True)
     name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)],
                          metadata={"description": "Display name; the username when left out."})
 
@@ -212,7 +211,7 @@ class UserUpdateSchema(Input):
     role = Choice(Role)
     active = StrictBoolean()
     name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)])
-    email = fields.String(validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN)])
+    email = EmailAddress()
 
 
 SORT_CHOICES = [prefix + key for key in SORTS for prefix in ("-", "")]

@@ -7,13 +7,13 @@ from wtforms import IntegerField, PasswordField, SelectChoice, SelectField, Stri
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from app.auth.emails import EMAIL_MAX
 from app.auth.roles import Role
 from app.incidents.enums import Category, Severity
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 
 USERNAME_MAX = 64
 NAME_MAX = 120
-EMAIL_MAX = 254
 PASSWORD_MAX = 256
 TOKEN_NAME_MAX = 100
 TOKEN_LIFETIMES = [SelectChoice(days, f"{days} days") for days in (7, 30, 90)]
