@@ -1,17 +1,19 @@
-"""Command-line tools: `flask seed`, `flask create-user`."""
+"""Command-line tools: `flask seed`, `flask create-user`, `flask backup`, `flask tallies rebuild`."""
 import time
 from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import inspect
 
 from app.auth.roles import Role
 from app.auth.service import create_user
 from app.backup import BackupError, backup_database
+from app.database import write_transaction
 from app.exceptions import InvalidInput
 from app.extensions import db
+from app.incidents import tallies
 
 
 def _require_schema() -> None:
@@ -70,10 +72,26 @@ def backup_command(path: Path) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@click.group("tallies", cls=AppGroup)  # each command runs in an app context
+def tallies_group() -> None:
+    """Maintain the running incident counts."""
+
+
+@tallies_group.command("rebuild")
+def rebuild_tallies_command() -> None:
+    """Recount every tally from the incidents (after a restore or a manual edit of the tables)."""
+    _require_schema()
+    with write_transaction():
+        counted = tallies.rebuild()
+    click.echo(f"Rebuilt the tallies from {counted} incident(s).")
+
+
 def init_app(app: Flask) -> None:
+    """Register every `flask` command of the portal."""
     from app.mail.cli import outbox_group
 
     app.cli.add_command(outbox_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(tallies_group)

@@ -8,11 +8,12 @@ the same generated values, so they stay exact without re-reading the table.
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal_column, select, text
 
 from app.auth.roles import Role
 from app.auth.service import hash_password
 from app.extensions import db
+from app.incidents import tallies
 from app.incidents.enums import Category
 from app.models import Incident, User, utcnow
 
@@ -67,8 +68,13 @@ def _pick(words: list[str], index: str) -> str:
 class _Sql:
     """The few expressions that SQLite and PostgreSQL spell differently."""
 
-    def __init__(self, dialect: str):
-        self.postgres = dialect == "postgresql"
+    def __init__(self, dialect):
+        self.dialect = dialect
+        self.postgres = dialect.name == "postgresql"
+
+    def render(self, expression) -> str:
+        """A SQLAlchemy expression as this dialect's SQL text, its constants inlined."""
+        return str(expression.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
 
     def json(self, expr: str) -> str:
         return f"CAST({expr} AS json)" if self.postgres else expr
@@ -122,7 +128,7 @@ def load(n: int, *, now: datetime | None = None) -> int:
     """Append `n` incidents (and their timelines); returns how many were written."""
     people = ensure_bulk_users()
     connection = db.session.connection()
-    sql = _Sql(connection.dialect.name)
+    sql = _Sql(connection.dialect)
     now = now or utcnow()
     start_id = (db.session.scalar(select(func.max(Incident.id))) or 0) + 1
     params = {
@@ -159,11 +165,12 @@ def load(n: int, *, now: datetime | None = None) -> int:
       {assigned_changes},
       CASE WHEN steps.kind = 'resolved' THEN :notes END
     FROM gen JOIN steps ON steps.k < gen.moves"""), params)
-    connection.execute(text(_generator(sql) + """, scoped AS (
-      SELECT 'all' AS scope, status, severity, category FROM gen
-      UNION ALL SELECT 'tech:' || CAST(CASE WHEN moves >= 2 THEN technician_id ELSE 0 END AS varchar),
-        status, severity, category FROM gen
-      UNION ALL SELECT 'reporter:' || CAST(reporter_id AS varchar), status, severity, category FROM gen)
+    # The scopes as the app spells them; an incident has its technician from the assignment (move 2) on.
+    scopes = tallies.scope_columns(literal_column("CASE WHEN moves >= 2 THEN technician_id END"),
+                                   literal_column("reporter_id"))
+    scoped = " UNION ALL ".join(f"SELECT {sql.render(scope)} AS scope, status, severity, category FROM gen"
+                                for scope in scopes)
+    connection.execute(text(_generator(sql) + f""", scoped AS ({scoped})
     INSERT INTO incident_tallies (scope, status, severity, category, n)
     SELECT scope, status, severity, category, count(*) FROM scoped WHERE true
     GROUP BY scope, status, severity, category

@@ -204,27 +204,27 @@ def _tally_scope(actor: User, filters: IncidentFilters) -> str | None:
         return None
     scopes = []
     if actor.role == Role.REPORTER:
-        scopes.append(f"reporter:{actor.id}")
+        scopes.append(tallies.reporter_scope(actor.id))
     if filters.reporter_id is not None:
-        scopes.append(f"reporter:{filters.reporter_id}")
+        scopes.append(tallies.reporter_scope(filters.reporter_id))
     if filters.unassigned:
-        scopes.append(f"tech:{tallies.UNASSIGNED}")
+        scopes.append(tallies.tech_scope(None))
     elif filters.technician_id is not None:
-        scopes.append(f"tech:{filters.technician_id}")
+        scopes.append(tallies.tech_scope(filters.technician_id))
     distinct = set(scopes)
     if len(distinct) > 1:
         return None
-    return distinct.pop() if distinct else "all"
+    return distinct.pop() if distinct else tallies.ALL
 
 
-def count_incidents(*, actor: User, filters: IncidentFilters, query: Select | None = None) -> int:
+def count_incidents(*, actor: User, filters: IncidentFilters) -> int:
     """How many visible incidents match: from the tallies when they can say, else counted."""
     scope = _tally_scope(actor, filters)
     if scope is not None:
         return tallies.count(scope=scope, status=filters.status, severity=filters.severity,
                              category=filters.category)
-    query = query if query is not None else _filtered(actor, filters)
-    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    query = _filtered(actor, filters).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(query)) or 0
 
 
 def count_by(column, *, actor: User, filters: IncidentFilters | None = None) -> dict[Any, int]:
@@ -232,8 +232,9 @@ def count_by(column, *, actor: User, filters: IncidentFilters | None = None) -> 
     when they can answer; otherwise one indexed GROUP BY)."""
     filters = filters or IncidentFilters()
     scope = _tally_scope(actor, filters)
-    if scope is not None and not filters.severity and not filters.category:
-        return tallies.group(column.key, scope=scope, status=filters.status)
+    if scope is not None:
+        return tallies.group(column.key, scope=scope, status=filters.status, severity=filters.severity,
+                             category=filters.category)
     subquery = _filtered(actor, filters).order_by(None).subquery()
     col = subquery.c[column.key]
     return {value: n for value, n in db.session.execute(select(col, func.count()).group_by(col))}

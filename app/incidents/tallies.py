@@ -1,10 +1,13 @@
 """Exact incident counts without scanning incidents: one row per (scope, status, severity,
 category) holding how many incidents have those values. The service adjusts them in the same
-transaction as every change; `rebuild()` recomputes them from scratch (bulk loads, repairs)."""
+transaction as every change; `rebuild()` recomputes them from scratch (bulk loads, repairs).
+
+A scope is `all`, `tech:<id>` (`tech:0`: unassigned) or `reporter:<id>`; the builders below
+spell them, in Python and in SQL, and nothing else does."""
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import ColumnElement, String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -12,12 +15,32 @@ from app.incidents.enums import Category, Severity, Status
 from app.models import Incident, IncidentTally
 
 Key = tuple[str, Status, Severity, Category]
-UNASSIGNED = 0
+ALL = "all"
+TECH = "tech:"
+REPORTER = "reporter:"
+UNASSIGNED = 0  # the technician id of the unassigned incidents' scope
+
+
+def tech_scope(technician_id: int | None) -> str:
+    """The scope of one technician's incidents; None gives the unassigned ones."""
+    return f"{TECH}{technician_id or UNASSIGNED}"
+
+
+def reporter_scope(reporter_id: int) -> str:
+    """The scope of one reporter's incidents."""
+    return f"{REPORTER}{reporter_id}"
 
 
 def scopes_of(incident: Incident) -> tuple[str, str, str]:
     """The three scopes an incident counts in."""
-    return ("all", f"tech:{incident.technician_id or UNASSIGNED}", f"reporter:{incident.reporter_id}")
+    return ALL, tech_scope(incident.technician_id), reporter_scope(incident.reporter_id)
+
+
+def scope_columns(technician_id: ColumnElement, reporter_id: ColumnElement) -> tuple[ColumnElement[str], ...]:
+    """`scopes_of` as SQL over a row's technician and reporter ids, for set-based rebuilds and loads."""
+    return (literal(ALL),
+            literal(TECH) + cast(func.coalesce(technician_id, UNASSIGNED), String),
+            literal(REPORTER) + cast(reporter_id, String))
 
 
 def snapshot(incident: Incident) -> list[Key]:
@@ -54,20 +77,23 @@ def _add(key: Key, delta: int) -> None:
 def count(*, scope: str, status: Iterable[Status] = (), severity: Iterable[Severity] = (),
           category: Iterable[Category] = ()) -> int:
     """How many incidents in `scope` match the (optional) value lists."""
-    query = select(func.coalesce(func.sum(IncidentTally.n), 0)).where(IncidentTally.scope == scope)
-    query = _where_in(query, status=status, severity=severity, category=category)
-    return int(db.session.scalar(query))
+    query = select(func.coalesce(func.sum(IncidentTally.n), 0))
+    return int(db.session.scalar(_matching(query, scope, status=status, severity=severity, category=category)))
 
 
-def group(column_name: str, *, scope: str, status: Iterable[Status] = ()) -> dict[Any, int]:
-    """Counts in `scope` per value of status, severity or category."""
+def group(column_name: str, *, scope: str, status: Iterable[Status] = (), severity: Iterable[Severity] = (),
+          category: Iterable[Category] = ()) -> dict[Any, int]:
+    """Counts in `scope` per value of status, severity or category, among those matching the
+    (optional) value lists."""
     column = getattr(IncidentTally, column_name)
-    query = select(column, func.sum(IncidentTally.n)).where(IncidentTally.scope == scope).group_by(column)
-    query = _where_in(query, status=status)
+    query = _matching(select(column, func.sum(IncidentTally.n)).group_by(column), scope,
+                      status=status, severity=severity, category=category)
     return {value: int(n) for value, n in db.session.execute(query) if n}
 
 
-def _where_in(query, **lists):
+def _matching(query, scope: str, **lists):
+    """`query` narrowed to `scope` and to each non-empty value list."""
+    query = query.where(IncidentTally.scope == scope)
     for name, values in lists.items():
         values = list(values)
         if values:
@@ -75,15 +101,15 @@ def _where_in(query, **lists):
     return query
 
 
-def rebuild() -> None:
-    """Recompute every tally with three GROUP BYs over incidents (after bulk loads)."""
+def rebuild() -> int:
+    """Recompute every tally with three GROUP BYs over incidents (after bulk loads, or to repair
+    them); returns how many incidents were counted. The caller commits."""
     db.session.execute(delete(IncidentTally))
     dims = (Incident.status, Incident.severity, Incident.category)
-    tech_scope = literal("tech:") + cast(func.coalesce(Incident.technician_id, UNASSIGNED), String)
-    reporter_scope = literal("reporter:") + cast(Incident.reporter_id, String)
     parts = [
         select(scope.label("scope"), *dims, func.count().label("n")).group_by(scope, *dims)
-        for scope in (literal("all"), tech_scope, reporter_scope)
+        for scope in scope_columns(Incident.technician_id, Incident.reporter_id)
     ]
     columns = ["scope", "status", "severity", "category", "n"]
     db.session.execute(insert(IncidentTally).from_select(columns, union_all(*parts)))
+    return count(scope=ALL)
