@@ -2,7 +2,7 @@
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, current_app, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from app.exceptions import DomainError, InvalidInput
@@ -10,14 +10,13 @@ from app.exceptions import DomainError, InvalidInput
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-# Paths the JSON API owns, matched or not (so /incidents/abc gets JSON, not an HTML 404).
-API_PATH_PREFIXES = ("/incidents", "/auth/tokens", "/me", "/users", "/openapi.json", "/health")
 
 
 def is_api_request() -> bool:
-    """True when the request is for the JSON API."""
+    """True when the request is for the JSON API: under one of its paths, matched or not (so
+    /incidents/abc gets JSON, not an HTML 404)."""
     path = request.path
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in API_PATH_PREFIXES)
+    return any(path == p or path.startswith(p + "/") for p in current_app.extensions["api_path_prefixes"])
 
 
 def problem(status: int, detail: str | None = None, *, title: str | None = None,
@@ -79,6 +78,10 @@ def handle_unexpected(exc: Exception):
 
 
 def init_app(app: Flask) -> None:
+    """Route every error through the handlers above; called after the blueprints are registered."""
+    from app.api.routes import path_prefixes  # here, not at the top: the API's resources import this module
+
+    app.extensions["api_path_prefixes"] = path_prefixes(app)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,4 +1,5 @@
 """Every URL of the JSON API, in one place."""
+from flask import Flask
 from flask_restful import Api
 
 from app.api import bp
@@ -30,3 +31,10 @@ api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
 api.add_resource(Health, "/health", endpoint="health")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")
+
+
+def path_prefixes(app: Flask) -> tuple[str, ...]:
+    """The paths the resources above own, each URL up to its first variable part, read from the
+    app's URL map once the blueprint is registered (the error handlers answer JSON under them)."""
+    rules = (rule.rule for rule in app.url_map.iter_rules() if api.owns_endpoint(rule.endpoint))
+    return tuple(dict.fromkeys(rule.split("<")[0].rstrip("/") for rule in rules))
