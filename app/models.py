@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.roles import Role
 from app.extensions import db
+from app.incidents import references
 from app.incidents.enums import Category, EventKind, Severity, Status
 from app.mail.enums import OutboxStatus
 
@@ -139,7 +140,7 @@ class Incident(db.Model):
     @property
     def reference(self) -> str:
         """The human reference, `INC-<id>`."""
-        return f"INC-{self.id}"
+        return references.reference(self.id)
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference} {self.status.value}>"

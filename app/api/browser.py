@@ -1,9 +1,10 @@
 """A browser that opens the API's incident URLs lands on the web UI's pages instead."""
-from flask import redirect, request
+from flask import redirect, request, url_for
 
 from app.api import bp
 
-UI_PAGES = {"api.incidents": "/ui/incidents/", "api.incident": "/ui/incidents/{incident_id}"}
+# Endpoints, not paths: the web routes are the one place a /ui/ path is spelled.
+UI_PAGES = {"api.incidents": "web.incidents", "api.incident": "web.incident"}
 
 
 def wants_html() -> bool:
@@ -20,6 +21,6 @@ def send_browsers_to_the_ui():
     page = UI_PAGES.get(request.endpoint or "")
     if page is None or request.method != "GET" or not wants_html():
         return None
-    target = page.format(**(request.view_args or {}))
+    target = url_for(page, **(request.view_args or {}))
     query = request.query_string.decode("latin-1")
     return redirect(f"{target}?{query}" if query else target, code=302)

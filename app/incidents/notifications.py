@@ -3,11 +3,12 @@ its transaction, so a rolled-back change sends nothing and a committed one is ne
 
 Bodies are rendered now, from the incident as this change leaves it; delivery happens later,
 outside the request (app/mail)."""
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import select
 
 from app.auth.roles import Role
 from app.extensions import db
+from app.incidents.references import incident_url
 from app.models import Incident, OutboxMessage, User
 
 
@@ -36,11 +37,6 @@ def incident_resolved(incident: Incident) -> None:
     _queue(incident, "resolved", incident.reporter, "Resolved", set())
 
 
-def incident_link(incident: Incident) -> str:
-    """The incident's page in the web UI, absolute, from APP_BASE_URL."""
-    return f"{current_app.config['APP_BASE_URL']}/ui/incidents/{incident.id}"
-
-
 def _queue(incident: Incident, template: str, recipient: User | None, event_label: str,
            queued: set[str], **extra) -> None:
     # One mail per address per event: an admin who reports an incident gets the confirmation only.
@@ -54,7 +50,7 @@ def _queue(incident: Incident, template: str, recipient: User | None, event_labe
         "incident": incident,
         "recipient": recipient,
         "event_label": event_label,
-        "link": incident_link(incident),
+        "link": incident_url(incident.id),
         **extra,
     }
     db.session.add(OutboxMessage(

@@ -11,6 +11,7 @@ from email.utils import parseaddr
 import flask_mail
 from flask import current_app
 
+from app.incidents.references import reference
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
 from app.mail.outbox import Envelope
@@ -121,7 +122,7 @@ def build_message(envelope: Envelope) -> flask_mail.Message:
         extra_headers={
             "Auto-Submitted": "auto-generated",  # RFC 3834: out-of-office robots must not reply
             "X-Outbox-Id": str(envelope.id),
-            **({"X-Incident": f"INC-{envelope.incident_id}"} if envelope.incident_id else {}),
+            **({"X-Incident": reference(envelope.incident_id)} if envelope.incident_id else {}),
         },
     )
     message.msgId = message_id_for(envelope)

@@ -5,10 +5,12 @@ from flask_login import current_user
 from app.auth.decorators import role_required
 from app.auth.roles import Role
 from app.exceptions import DomainError
+from app.incidents.references import reference
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
 
 bp = Blueprint("outbox", __name__, url_prefix="/ui/outbox")
+bp.add_app_template_filter(reference)  # `incident_id|reference`: an outbox row has no Incident to ask
 
 SHOWN = 200  # rows per table; the counts above it say how many there are in all
 
