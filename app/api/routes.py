@@ -18,6 +18,12 @@ class ProblemApi(Api):
         """Re-raise: Flask-RESTful then falls back to the application's own handlers."""
         raise e
 
+    def error_router(self, original_handler, e):
+        """Straight to the application's handlers. Flask-RESTful's own router re-matches the URL
+        with another method to guess whose error it is, and that match's 404 escaped every
+        handler (`GET /ui/users/99999999999/role` was a bare 500)."""
+        return original_handler(e)
+
 
 api = ProblemApi(bp)
 api.add_resource(Tokens, "/auth/tokens", endpoint="tokens")
