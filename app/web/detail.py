@@ -1,47 +1,33 @@
-"""The incident page: fields, timeline, comment box and one small form per action allowed now."""
+"""The incident page: fields, timeline, and one small form per action allowed now."""
 from flask import render_template
 from flask_login import current_user
-from wtforms import SelectChoice
+from flask_wtf import FlaskForm
 
-from app.incidents import queries, service
+from app.incidents import queries
 from app.incidents.lifecycle import Action, allowed_actions
 from app.models import Incident
-from app.web.forms import AssignForm, CommentForm, MoveForm, ReopenForm, ResolveForm
-
-PLACEHOLDER = SelectChoice("", "Choose a technician…")
-
-# The form each action posts, and the prefix that keeps its field ids unique on the page.
-ACTION_FORMS = {
-    Action.ASSIGN: AssignForm,
-    Action.START: MoveForm,
-    Action.RESOLVE: ResolveForm,
-    Action.CLOSE: MoveForm,
-    Action.REOPEN: ReopenForm,
-    Action.COMMENT: CommentForm,
-}
+from app.web.incident_actions import INCIDENT_ACTIONS, IncidentAction
 
 
-def action_form(action: Action, incident: Incident, *, submitted: bool = False):
-    """The form for `action`: bound to the request when `submitted`, else fresh for this version."""
-    form_class = ACTION_FORMS[action]
+def action_form(entry: IncidentAction, incident: Incident, *, submitted: bool = False) -> FlaskForm:
+    """The entry's form: bound to the request when `submitted`, else fresh for this version."""
     if submitted:
-        form = form_class(prefix=action.value)
+        form = entry.form_class(prefix=entry.action.value)
     else:
-        form = form_class(formdata=None, prefix=action.value, version=incident.version,
-                          technician_id=incident.technician_id)
-    if action == Action.ASSIGN:
-        form.technician_id.choices = [PLACEHOLDER] + [
-            SelectChoice(technician.id, f"{technician.name} ({technician.username})")
-            for technician in service.technicians()
-        ]
+        form = entry.form_class(formdata=None, prefix=entry.action.value, version=incident.version,
+                                technician_id=incident.technician_id)
+    if entry.choices:
+        form[entry.field].choices = entry.choices()
     return form
 
 
-def render_detail(incident: Incident, submitted: dict[Action, object] | None = None):
+def render_detail(incident: Incident, submitted: dict[Action, FlaskForm] | None = None):
     """The page, with `submitted` forms (and their errors) in place of fresh ones."""
     submitted = submitted or {}
     allowed = allowed_actions(current_user, incident)
-    forms = {action.value: submitted.get(action) or action_form(action, incident)
-             for action in ACTION_FORMS if action in allowed}
-    return render_template("web/incident_detail.html", incident=incident, forms=forms,
+    shown = [(entry, submitted.get(entry.action) or action_form(entry, incident))
+             for entry in INCIDENT_ACTIONS if entry.action in allowed]
+    return render_template("web/incident_detail.html", incident=incident,
+                           card=[(entry, form) for entry, form in shown if not entry.heading],
+                           sections=[(entry, form) for entry, form in shown if entry.heading],
                            may_edit=Action.EDIT in allowed, events=queries.timeline(incident=incident))

@@ -55,7 +55,7 @@ class EditIncidentForm(IncidentForm, VersionedForm):
 
 
 class AssignForm(VersionedForm):
-    """Assign or reassign; the view fills the choices with the active technicians."""
+    """Assign or reassign; `incident_actions` fills the choices with the active technicians."""
 
     technician_id = SelectField("Technician", coerce=optional_int,
                                 validators=[DataRequired(message="Choose a technician.")])
