@@ -27,7 +27,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import caching, database, proxies, security
+    from app import database, proxies, security
+    from app.caching import response_cache
     from app.extensions import bootstrap, csrf, db, limiter, login_manager, mail, migrate
 
     proxies.init_app(app)
@@ -40,7 +41,7 @@ def register_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     limiter.init_app(app)
     security.init_app(app)
-    caching.init_app(app)  # last: the outermost WSGI layer
+    response_cache.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -7,9 +7,10 @@ Every cached answer is stored with the version read *before* it was computed, so
 across a commit is stale the moment it is stored and is never served. No write path has to remember
 to invalidate anything: a commit is the invalidation.
 
-Two users of it: `ResponseCache`, a WSGI layer that replays API answers to GETs repeated with the same
-bearer token and headers, and `cached_template`, which keeps the rendered body of a page (the
-dashboard) per user. Both are off on PostgreSQL (no such version there; see docs/performance.md)."""
+One extension, `response_cache`, keeps two things per app: the API's answers, replayed by a WSGI
+layer (`ReplayLayer`) to GETs repeated with the same bearer token and headers, and page fragments
+(the dashboard's body) per user, through `response_cache.fragment`. Both are off on PostgreSQL (no
+such version there; see docs/performance.md)."""
 import hashlib
 import os
 import sqlite3
@@ -17,8 +18,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 
 from flask import Flask, current_app, render_template, request
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.engine import make_url
 
@@ -156,7 +159,7 @@ def _storable(status: str, headers: list[tuple[str, str]], body: bytes) -> bool:
     return True
 
 
-class ResponseCache:
+class ReplayLayer:
     """WSGI layer: replays the app's answer to a GET repeated with the same token and headers, until
     anything is committed (or RESPONSE_CACHE_SECONDS pass). Revoking a token, deactivating a user or
     changing a role is a commit too, so a cached answer never outlives the right to see it; a token
@@ -196,24 +199,74 @@ class ResponseCache:
         return [body]
 
 
-def cached_template(key: Hashable, template: str, context: Callable[[], dict]) -> Markup:
-    """`template` rendered with context() at most once per commit and per RESPONSE_CACHE_SECONDS for
-    `key`, which must name everything the fragment depends on beyond the data (the user first);
-    rendered every time when caching is off."""
-    def render() -> str:
-        return render_template(template, **context())
+class _Mount:
+    """Holds the replay layer's place in the WSGI stack until the first request, then puts the layer
+    on top of the stack as it stands by then and passes every request on down.
 
-    cache: VersionedCache | None = current_app.extensions.get("fragment_cache")
-    reuse, keep = client_allows(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
-    html = render() if cache is None else cache.get_or_compute(key, render, reuse=reuse, keep=keep)
-    return Markup(html)  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
+    This is what makes `init_app` order-free: any layer wrapped around `app.wsgi_app` after it (by
+    an extension set up later in create_app) ends up inside the replay layer, so a replayed answer
+    skips every other layer whatever order the extensions were set up in."""
+
+    def __init__(self, app: Flask, cache: VersionedCache):
+        self.app = app
+        self.cache = cache
+        self.below = app.wsgi_app
+        self._lock = threading.Lock()
+        self._mounted = False
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        """Mount the layer on the first request; pass every request on to the layer below."""
+        with self._lock:
+            from_the_top = self.app.wsgi_app is self
+            if not self._mounted:
+                self.app.wsgi_app = ReplayLayer(self.app.wsgi_app, self.cache)
+                self._mounted = True
+        if from_the_top:
+            # Nothing was wrapped around us, so this first request can go through the layer just
+            # mounted (which calls us again). Entered from inside other layers, it would pass them
+            # twice that way, so it goes on down without the cache: one uncached answer per app.
+            return self.app.wsgi_app(environ, start_response)
+        return self.below(environ, start_response)
 
 
-def init_app(app: Flask) -> None:
-    """Both caches, when the database is a SQLite file and RESPONSE_CACHE_SECONDS > 0."""
-    seconds = app.config["RESPONSE_CACHE_SECONDS"]
-    counter = CommitCounter.for_app(app) if seconds > 0 else None
-    if counter is None:
-        return
-    app.extensions["fragment_cache"] = VersionedCache(counter, seconds)
-    app.wsgi_app = ResponseCache(app.wsgi_app, VersionedCache(counter, seconds))
+@dataclass
+class Caches:
+    """One app's two caches, on one commit counter."""
+
+    answers: VersionedCache
+    fragments: VersionedCache
+
+
+class ResponseCache:
+    """The extension: created unbound as `response_cache`, attached by `init_app`; its caches live
+    in `app.extensions["response_cache"]`."""
+
+    def init_app(self, app: Flask) -> None:
+        """Both caches, when the database is a SQLite file and RESPONSE_CACHE_SECONDS > 0."""
+        seconds = app.config["RESPONSE_CACHE_SECONDS"]
+        counter = CommitCounter.for_app(app) if seconds > 0 else None
+        if counter is None:
+            return
+        caches = Caches(answers=VersionedCache(counter, seconds), fragments=VersionedCache(counter, seconds))
+        app.extensions["response_cache"] = caches
+        app.wsgi_app = _Mount(app, caches.answers)
+
+    def fragment(self, template: str, context: Callable[[], dict]) -> Markup:
+        """`template` rendered with context() at most once per commit and per RESPONSE_CACHE_SECONDS
+        for the signed-in user; rendered every time when caching is off. The fragment may depend
+        only on the data and the user: its key is the template, the user and the URL prefix its
+        links are built with."""
+        def render() -> str:
+            return render_template(template, **context())
+
+        caches: Caches | None = current_app.extensions.get("response_cache")
+        if caches is None:
+            html = render()
+        else:
+            reuse, keep = client_allows(request.headers.get("Cache-Control"), request.headers.get("Pragma"))
+            key = (template, current_user.get_id(), request.script_root)
+            html = caches.fragments.get_or_compute(key, render, reuse=reuse, keep=keep)
+        return Markup(html)  # noqa: S704 -- Jinja's output, escaped by autoescaping when rendered
+
+
+response_cache = ResponseCache()

@@ -13,7 +13,7 @@ from sqlalchemy import make_url
 from app import create_app
 from app.auth.roles import Role
 from app.auth.service import update_user
-from app.caching import MAX_BODY_BYTES, CommitCounter, ResponseCache, VersionedCache
+from app.caching import MAX_BODY_BYTES, CommitCounter, ReplayLayer, VersionedCache
 from app.extensions import db
 from app.incidents import service
 from tests import factories, postgres
@@ -345,13 +345,13 @@ def test_no_cache_without_a_sqlite_file_or_seconds(make_app, seconds):
     """RESPONSE_CACHE_SECONDS=0, PostgreSQL (TEST_DATABASE_URL) or in-memory: nothing installed, all computed."""
     on = seconds > 0 and not postgres.ENABLED
     app = make_app(RESPONSE_CACHE_SECONDS=seconds)
-    assert ("fragment_cache" in app.extensions, isinstance(app.wsgi_app, ResponseCache)) == (on, on)
     with app.app_context():
         headers = bearer(factories.make_user(Role.ADMIN))
-        get(app.test_client(), "/incidents/", headers=headers)
+        get(app.test_client(), "/incidents/", headers=headers)  # the replay layer is mounted by the first request
+        assert ("response_cache" in app.extensions, isinstance(app.wsgi_app, ReplayLayer)) == (on, on)
         assert (get(app.test_client(), "/incidents/", headers=headers)[1] == 0) == on
     in_memory = create_app("testing", SQLALCHEMY_DATABASE_URI="sqlite://", RESPONSE_CACHE_SECONDS=seconds)
-    assert "fragment_cache" not in in_memory.extensions and not isinstance(in_memory.wsgi_app, ResponseCache)
+    assert "response_cache" not in in_memory.extensions and not isinstance(in_memory.wsgi_app, ReplayLayer)
 
 
 def body(response) -> str:
@@ -394,12 +394,13 @@ def test_each_user_has_their_own_dashboard(app, people):
 def test_an_unreadable_database_file_turns_the_caches_aside(make_app, tmp_path):
     """When the version cannot be read, nothing is kept: the dashboard and the API compute every answer."""
     app = make_app(RESPONSE_CACHE_SECONDS=SECONDS)
-    app.extensions["fragment_cache"].counter._path = str(tmp_path / "missing" / "portal.db")
-    app.wsgi_app.cache.counter._path = str(tmp_path / "missing" / "portal.db")
+    caches = app.extensions["response_cache"]
+    caches.fragments.counter._path = str(tmp_path / "missing" / "portal.db")
+    caches.answers.counter._path = str(tmp_path / "missing" / "portal.db")
     with app.app_context():
         headers = bearer(factories.make_user(Role.ADMIN, username="admin"))
         client = app.test_client()
         assert [get(client, "/incidents/", headers=headers)[1] > 0 for _ in range(2)] == [True, True]
         login(client, "admin")
         assert [get(client, "/")[1] for _ in range(2)] == [get(client, "/")[1]] * 2
-        assert app.extensions["fragment_cache"]._entries == {}
+        assert caches.fragments._entries == {}

@@ -1,68 +1,87 @@
-"""What the dashboard shows each role, from indexed queries."""
-from dataclasses import dataclass, field
+"""The home page: what the dashboard shows each role, from indexed queries."""
+from dataclasses import dataclass
+
+from flask import render_template
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from app.auth.roles import Role
+from app.caching import response_cache
 from app.incidents.enums import Severity, Status
 from app.incidents.lifecycle import ACTIVE_STATUSES
-from app.incidents.queries import IncidentFilters, count_by, list_incidents
+from app.incidents.queries import count_by, list_incidents
 from app.models import Incident, User
+from app.web import bp
+from app.web.listing import ME, NOBODY, ListQuery, parse_list_query
 
 PANEL_SIZE = 10
 
 
 @dataclass
 class Panel:
-    """One table of the dashboard and the list view that shows all of it."""
+    """One table of the dashboard: the first rows of the incident list for `query`, whose
+    "View all" link is that list, so the table and the link cannot disagree."""
 
     title: str
+    query: ListQuery
     incidents: list[Incident]
     total: int
-    link_args: dict = field(default_factory=dict)
     optional: bool = False
     """Hidden when empty (a prompt to act, not a view people look for)."""
 
 
 @dataclass
 class Dashboard:
-    """The panels, and the counts by status (all visible) and by severity (active only)."""
+    """The panels, and the counts by status (all visible) and by severity (`active` only)."""
 
     panels: list[Panel]
     by_status: dict[Status, int]
     by_severity: dict[Severity, int]
+    active: ListQuery
 
 
-def _panel(user: User, title: str, filters: IncidentFilters, link_args: dict, sort="-created_at",
-           optional: bool = False) -> Panel:
-    page = list_incidents(actor=user, filters=filters, sort=sort, per_page=PANEL_SIZE)
-    return Panel(title=title, incidents=page.items, total=page.total, link_args=link_args, optional=optional)
+def _list_query(user: User, **args) -> ListQuery:
+    """The incident list's query for these query-string arguments, read as the list page reads them."""
+    return parse_list_query(MultiDict(args), user)
+
+
+def _panel(user: User, title: str, optional: bool = False, **args) -> Panel:
+    """The panel showing the first PANEL_SIZE incidents of the list these arguments ask for."""
+    query = _list_query(user, **args)
+    page = list_incidents(actor=user, filters=query.filters, sort=query.sort, per_page=PANEL_SIZE)
+    return Panel(title=title, query=query, incidents=page.items, total=page.total, optional=optional)
 
 
 def dashboard_for(user: User) -> Dashboard:
     """Reporters: their incidents. Technicians: their queue first. Admins: triage and oldest open.
     Anyone with resolved incidents they reported: those, to close or reopen."""
-    active = list(ACTIVE_STATUSES)
+    active = [status.value for status in ACTIVE_STATUSES]
     panels: list[Panel] = []
     if user.role == Role.TECHNICIAN:
-        panels.append(_panel(user, "My queue",
-                             IncidentFilters(technician_id=user.id, status=[Status.ASSIGNED, Status.IN_PROGRESS]),
-                             {"technician": "me", "status": ["assigned", "in_progress"], "sort": "-severity"},
-                             sort="-severity"))
+        panels.append(_panel(user, "My queue", technician=ME,
+                             status=[Status.ASSIGNED.value, Status.IN_PROGRESS.value], sort="-severity"))
     if user.role == Role.ADMIN:
-        panels.append(_panel(user, "Unassigned — to triage",
-                             IncidentFilters(status=[Status.OPEN], unassigned=True),
-                             {"status": "open", "technician": "none", "sort": "-severity"}, sort="-severity"))
-        panels.append(_panel(user, "Oldest active incidents", IncidentFilters(status=active),
-                             {"status": [s.value for s in active], "sort": "created_at"}, sort="created_at"))
-    panels.append(_panel(user, "Resolved — please confirm and close",
-                         IncidentFilters(reporter_id=user.id, status=[Status.RESOLVED]),
-                         {"reporter": "me", "status": "resolved"}, optional=True))
-    mine = IncidentFilters(reporter_id=user.id)
-    panels.append(_panel(user, "Reported by me", mine, {"reporter": "me"}, optional=user.role != Role.REPORTER))
+        panels.append(_panel(user, "Unassigned — to triage", status=Status.OPEN.value, technician=NOBODY,
+                             sort="-severity"))
+        panels.append(_panel(user, "Oldest active incidents", status=active, sort="created_at"))
+    panels.append(_panel(user, "Resolved — please confirm and close", optional=True, reporter=ME,
+                         status=Status.RESOLVED.value))
+    panels.append(_panel(user, "Reported by me", optional=user.role != Role.REPORTER, reporter=ME))
     if user.role != Role.REPORTER:
-        panels.append(_panel(user, "Recently updated", IncidentFilters(), {"sort": "-updated_at"},
-                             sort="-updated_at"))
+        panels.append(_panel(user, "Recently updated", sort="-updated_at"))
+    active_only = _list_query(user, status=active)
     return Dashboard(
         panels=panels,
         by_status=count_by(Incident.status, actor=user),
-        by_severity=count_by(Incident.severity, actor=user, filters=IncidentFilters(status=active)),
+        by_severity=count_by(Incident.severity, actor=user, filters=active_only.filters),
+        active=active_only,
     )
+
+
+@bp.route("/")
+@login_required
+def dashboard():
+    """The role-aware home page; its body shows only data, so it is reused until the next commit."""
+    body = response_cache.fragment("web/_dashboard_body.html", lambda: {
+        "board": dashboard_for(current_user), "statuses": list(Status), "severities": list(Severity)})
+    return render_template("web/dashboard.html", body=body)
