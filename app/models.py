@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, types
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.roles import Role
+from app.auth.usernames import username_key
 from app.extensions import db
 from app.incidents import references
 from app.incidents.enums import Category, EventKind, Severity, Status
@@ -68,6 +69,10 @@ def _enum(enum_cls) -> types.Enum:
     )
 
 
+def _username_key_of_row(context) -> str:
+    return username_key(context.get_current_parameters()["username"])
+
+
 class User(UserMixin, db.Model):
     """Someone who logs in. Never hard-deleted: `active=False` instead."""
 
@@ -75,6 +80,9 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # What makes a username unique (app.auth.usernames), filled from `username` on insert.
+    username_key: Mapped[str] = mapped_column(String(80), index=True, unique=True,
+                                              default=_username_key_of_row)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[Role] = mapped_column(_enum(Role), index=True)
@@ -86,6 +94,11 @@ class User(UserMixin, db.Model):
     # including copies of a cookie taken before.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret (base32) once set up, when it was
+    # confirmed with a first code, and the last time step accepted (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users' sessions
@@ -178,6 +191,30 @@ class IncidentEvent(db.Model):
     actor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
     __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins of one username from one client address, shared by every worker: after a
+    few, that client (and only that client) waits. `key` is a SHA-256 of the pair."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code. Only its SHA-256 is stored; the code is shown once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(db.Model):

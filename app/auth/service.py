@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.auth.emails import is_email
 from app.auth.roles import Role
+from app.auth.usernames import username_key
 from app.database import write_transaction
 from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed
 from app.extensions import db
@@ -40,8 +41,8 @@ def authenticate(*, username: str, password: str, now: datetime | None = None) -
     now = now or utcnow()
     username = (username or "").strip()
     # A name no account can have (NUL, control characters, 10,000 letters) is never looked up.
-    user = db.session.scalar(select(User).where(User.username == username)) if USERNAME_RE.fullmatch(username) \
-        else None
+    user = db.session.scalar(select(User).where(User.username_key == username_key(username))) \
+        if USERNAME_RE.fullmatch(username) else None
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
         return None
@@ -106,7 +107,7 @@ def create_user(*, username: str, password: str, role, name: str | None = None,
     if errors:
         raise InvalidInput(errors)
     with write_transaction():
-        if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        if db.session.scalar(select(User.id).where(User.username_key == username_key(username))) is not None:
             raise InvalidInput.field("username", "This username is taken.")
         user = User(username=username, name=name.strip(), email=email, role=Role(role),
                     password_hash=hash_password(password), active=True)
