@@ -62,11 +62,13 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_domain_error(exc: DomainError):
-    """A refusal from the domain that no view caught: the status it names."""
+    """A refusal from the domain that no view caught: the status it names (and when to retry)."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
     if is_api_request():
         errors = exc.errors if isinstance(exc, InvalidInput) else None
-        return problem(exc.status, exc.message, errors=errors)
-    return _html_error(exc.status, exc.message)
+        return problem(exc.status, exc.message, errors=errors, headers=headers)
+    page, status = _html_error(exc.status, exc.message)
+    return page, status, headers
 
 
 def handle_unexpected(exc: Exception):

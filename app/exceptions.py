@@ -5,6 +5,7 @@ class DomainError(Exception):
     """Base of every refusal the domain can give."""
 
     status = 400
+    retry_after: int | None = None  # seconds; answered as a Retry-After header when set
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -52,3 +53,23 @@ class InvalidInput(DomainError):
 
 class ConcurrentUpdate(TransitionNotAllowed):
     """Someone else changed the row between our read and our write."""
+
+
+class TooManyAttempts(DomainError):
+    """This client has failed too often; it may try again after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Unavailable(DomainError):
+    """The service cannot take this now (e.g. the database is busy); try again shortly."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 2):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
