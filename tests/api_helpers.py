@@ -10,10 +10,9 @@ from app.auth.service import issue_token
 from app.extensions import db
 from app.models import User
 from tests import factories
+from tests.schema import TABLES
 
 PROBLEM_JSON = "application/problem+json"
-# Every table a request could change: after a refused request each must be exactly as it was.
-TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages")
 
 
 def bearer(user: User) -> dict[str, str]:
@@ -43,7 +42,8 @@ def assert_problem(response, status: int, *fields: str) -> dict:
 
 
 def snapshot() -> dict[str, list[tuple]]:
-    """Every row of every table a request could change, read on a connection of its own."""
+    """Every row of every table a request could change, read on a connection of its own: after a
+    refused request each must be exactly as it was."""
     with db.engine.connect() as connection:
         return {table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
                 for table in TABLES}

@@ -1,5 +1,5 @@
 """Fixtures: an app on its own real SQLite file (WAL), or on PostgreSQL when TEST_DATABASE_URL is set;
-a client, a CLI runner, logins, people."""
+a client, a CLI runner, people."""
 import shutil
 from pathlib import Path
 
@@ -10,8 +10,6 @@ from app import create_app
 from app.auth.roles import Role
 from app.extensions import db
 from tests import factories, postgres
-
-pytest_plugins = ["tests.smtp"]  # the aiosmtpd server fixture for the mail tests
 
 
 def pytest_configure(config):
@@ -102,25 +100,6 @@ def people(app):
         "reporter": factories.make_user(Role.REPORTER, username="reporter"),
         "reporter_other": factories.make_user(Role.REPORTER, username="reporterother"),
     }
-
-
-class AuthActions:
-    """Log a test client in and out through the real login form."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def login(self, username: str, password: str = factories.PASSWORD, **kwargs):
-        return self._client.post("/login", data={"username": username, "password": password}, **kwargs)
-
-    def logout(self):
-        return self._client.post("/logout")
-
-
-@pytest.fixture
-def auth(client):
-    """Login helper bound to `client`."""
-    return AuthActions(client)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ import pytest
 
 from app.incidents.enums import Status
 from tests import factories
-from tests.api_helpers import assert_problem, bearer, snapshot
+from tests.api_helpers import assert_problem, basic, bearer, snapshot
+from tests.web_helpers import login
 
 ROLES = ("admin", "tech", "tech_other", "reporter", "reporter_other")
 NEW_USER = {"username": "newbie", "password": "long enough", "role": "reporter", "email": "newbie@example.test"}
@@ -97,15 +98,15 @@ def test_role_table(client, people, action, role, expected):
 
 @pytest.mark.parametrize("action", list(ACTIONS))
 @pytest.mark.parametrize("credentials", ["none", "session cookie", "wrong token", "wrong password"])
-def test_without_valid_credentials_every_endpoint_is_401(client, auth, people, action, credentials):
+def test_without_valid_credentials_every_endpoint_is_401(client, people, action, credentials):
     """No credentials, only the portal's session cookie, or bad ones: 401 with a challenge, no change."""
     headers = {}
     if credentials == "session cookie":
-        assert auth.login("admin").status_code == 302
+        login(client, "admin")
     elif credentials == "wrong token":
         headers = {"Authorization": "Bearer not-a-real-token"}
     elif credentials == "wrong password":
-        headers = {"Authorization": "Basic YWRtaW46bm9wZQ=="}  # admin:nope
+        headers = basic("admin", "nope")
     method, path, body = _prepare(people, action)
     before = snapshot()
     response = client.open(path, method=method, json=body, headers=headers)

@@ -5,50 +5,49 @@ from app.auth.routes import GENERIC_LOGIN_ERROR
 from app.auth.service import update_user
 from app.extensions import db
 from tests import factories
-from tests.conftest import AuthActions
+from tests.web_helpers import login
 
 
-def test_login_then_dashboard_then_logout(client, auth, people):
+def test_login_then_dashboard_then_logout(client, people):
     """A valid login lands on the dashboard; logout ends the session."""
-    response = auth.login("reporter")
+    response = login(client, "reporter")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert b"Dashboard" in client.get("/").data
-    auth.logout()
+    client.post("/logout")
     assert client.get("/").status_code == 302
 
 
 @pytest.mark.parametrize(("username", "password"), [("reporter", "wrong-password"), ("nobody", "password123"),
                                                     ("", "")])
-def test_login_failures_all_say_the_same_thing(client, auth, people, username, password):
+def test_login_failures_all_say_the_same_thing(client, people, username, password):
     """Wrong password and unknown user are indistinguishable."""
-    response = auth.login(username, password)
-    assert response.status_code == 200
+    response = login(client, username, password, expect=200)
     if username:
         assert GENERIC_LOGIN_ERROR.encode() in response.data
     assert client.get("/").status_code == 302
 
 
-def test_a_deactivated_user_cannot_log_in_and_is_logged_out(client, auth, people):
+def test_a_deactivated_user_cannot_log_in_and_is_logged_out(client, people):
     """Deactivation ends existing sessions too."""
-    auth.login("reporter")
+    login(client, "reporter")
     assert client.get("/").status_code == 200
     update_user(user=people["reporter"], active=False)
     assert client.get("/").status_code == 302
-    response = auth.login("reporter")
+    response = login(client, "reporter", expect=200)
     assert GENERIC_LOGIN_ERROR.encode() in response.data
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
                                     "javascript:alert(1)", "http:/evil.example"])
-def test_next_never_leaves_the_site(auth, people, target):
+def test_next_never_leaves_the_site(client, people, target):
     """?next= to anything but a local path falls back to the dashboard."""
-    response = auth.login("reporter", query_string={"next": target})
+    response = login(client, "reporter", query_string={"next": target})
     assert response.headers["Location"] == "/"
 
 
-def test_next_follows_a_local_path(auth, people):
+def test_next_follows_a_local_path(client, people):
     """?next=/ui/account is honoured."""
-    response = auth.login("reporter", query_string={"next": "/ui/account?tab=tokens"})
+    response = login(client, "reporter", query_string={"next": "/ui/account?tab=tokens"})
     assert response.headers["Location"] == "/ui/account?tab=tokens"
 
 
@@ -58,30 +57,30 @@ def test_pages_need_a_login(client):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
-def test_logout_is_post_only(client, auth, people):
+def test_logout_is_post_only(client, people):
     """A link (GET) cannot log anyone out."""
-    auth.login("reporter")
+    login(client, "reporter")
     assert client.get("/logout").status_code == 405
     assert client.get("/").status_code == 200
 
 
-def test_repeated_failures_lock_the_account_for_a_while(app, client, auth, people):
+def test_repeated_failures_lock_the_account_for_a_while(app, client, people):
     """After the threshold even the right password fails until the lock expires."""
     for _ in range(app.config["LOGIN_LOCKOUT_THRESHOLD"]):
-        auth.login("reporter", "wrong-password")
-    assert GENERIC_LOGIN_ERROR.encode() in auth.login("reporter").data
+        login(client, "reporter", "wrong-password", expect=200)
+    assert GENERIC_LOGIN_ERROR.encode() in login(client, "reporter", expect=200).data
     people["reporter"].locked_until = None
     db.session.commit()
-    assert auth.login("reporter").status_code == 302
+    login(client, "reporter")
 
 
 def test_login_is_rate_limited(make_app):
     """Past the limit the login form answers 429 in the site's layout."""
     app = make_app(RATELIMIT_LOGIN="3 per minute")
     client = app.test_client()
-    codes = [client.post("/login", data={"username": "x", "password": "y"}).status_code for _ in range(5)]
+    codes = [login(client, "x", "y", expect=None).status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
-    assert b"Too Many Requests" in client.post("/login", data={"username": "x", "password": "y"}).data
+    assert b"Too Many Requests" in login(client, "x", "y", expect=429).data
 
 
 def test_login_form_refuses_a_missing_csrf_token(make_app):
@@ -90,14 +89,13 @@ def test_login_form_refuses_a_missing_csrf_token(make_app):
     with app.app_context():
         factories.make_user("reporter", username="victim")
     client = app.test_client()
-    response = client.post("/login", data={"username": "victim", "password": factories.PASSWORD})
-    assert response.status_code == 400
+    login(client, "victim", expect=400)
     assert client.get("/").status_code == 302
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(client, auth, people):
+def test_session_cookie_is_httponly_and_samesite_lax(client, people):
     """The session cookie cannot be read by scripts or sent cross-site on POSTs."""
-    response = auth.login("reporter")
+    response = login(client, "reporter")
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -114,10 +112,10 @@ def test_logout_ends_every_copy_of_the_session(make_app):
     """A cookie copied before logout (a stolen session) no longer works afterwards."""
     app = _fresh_app_with_reporter(make_app)
     client, thief = app.test_client(), app.test_client()
-    AuthActions(client).login("victim")
+    login(client, "victim")
     thief.set_cookie("session", client.get_cookie("session").value)
     assert thief.get("/").status_code == 200
-    AuthActions(client).logout()
+    client.post("/logout")
     assert thief.get("/").status_code == 302
 
 
@@ -125,8 +123,8 @@ def test_a_password_change_logs_out_other_sessions_but_not_this_one(make_app):
     """The browser that changed the password stays in; every other session ends."""
     app = _fresh_app_with_reporter(make_app)
     client, other = app.test_client(), app.test_client()
-    AuthActions(client).login("victim")
-    AuthActions(other).login("victim")
+    login(client, "victim")
+    login(other, "victim")
     assert other.get("/").status_code == 200
     response = client.post("/ui/account/password", data={
         "password-current_password": factories.PASSWORD, "password-new_password": "a-new-password",

@@ -5,14 +5,15 @@ import socket
 import pytest
 from flask import request
 
+from tests.web_helpers import login
+
 PROXY = "10.0.0.2"
 
 
 def login_codes(client, client_address: str, attempts: int) -> list[int]:
     """Status codes of failed logins sent through the proxy on behalf of `client_address`."""
-    return [client.post("/login", data={"username": "x", "password": "y"},
-                        headers={"X-Forwarded-For": client_address},
-                        environ_base={"REMOTE_ADDR": PROXY}).status_code for _ in range(attempts)]
+    return [login(client, "x", "y", expect=None, headers={"X-Forwarded-For": client_address},
+                  environ_base={"REMOTE_ADDR": PROXY}).status_code for _ in range(attempts)]
 
 
 def test_behind_one_trusted_proxy_each_client_has_its_own_limit(make_app):
@@ -46,5 +47,5 @@ def test_logins_survive_an_unreachable_rate_limit_store(make_app):
         port = sock.getsockname()[1]
     client = make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
                       RATELIMIT_LOGIN="2 per minute").test_client()
-    codes = [client.post("/login", data={"username": "x", "password": "y"}).status_code for _ in range(3)]
+    codes = [login(client, "x", "y", expect=None).status_code for _ in range(3)]
     assert codes == [200, 200, 429]

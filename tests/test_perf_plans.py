@@ -14,6 +14,7 @@ from app.incidents.enums import Category, Severity, Status
 from app.incidents.queries import IncidentFilters, list_incidents
 from tests import factories
 from tests.perf_helpers import BULK_PASSWORD, load, recording, user
+from tests.web_helpers import login
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -103,18 +104,18 @@ def test_searches_go_through_the_search_index(bulk, people, name):
 
 
 @pytest.mark.parametrize("who", ["admin", "bulk-tech-001", "bulk-reporter-001"])
-def test_dashboards_are_indexed_walks_and_tallies(bulk, client, auth, who):
+def test_dashboards_are_indexed_walks_and_tallies(bulk, client, who):
     """Every statement of the dashboard page, for each role."""
-    auth.login(who, factories.PASSWORD if who == "admin" else BULK_PASSWORD)
+    login(client, who, factories.PASSWORD if who == "admin" else BULK_PASSWORD)
     with recording() as statements:
         assert client.get("/").status_code == 200
     assert any("incident_tallies" in statement for statement, _ in statements)
     assert_indexed(statements)
 
 
-def test_html_list_and_detail_are_indexed(bulk, client, auth):
+def test_html_list_and_detail_are_indexed(bulk, client):
     """The HTML list with filters, and an incident page with its timeline."""
-    auth.login("admin", factories.PASSWORD)
+    login(client, "admin", factories.PASSWORD)
     with recording() as statements:
         assert client.get("/ui/incidents/?status=open&status=assigned&sort=-severity").status_code == 200
         assert client.get("/ui/incidents/1500").status_code == 200

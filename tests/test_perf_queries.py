@@ -7,6 +7,7 @@ from app.incidents import service
 from tests import factories
 from tests.api_helpers import bearer
 from tests.perf_helpers import BULK_PASSWORD, first_bulk_incident, load, recording, user
+from tests.web_helpers import login
 
 # The most statements any of these pages may take: a budget, so a regression shows even at one size.
 BUDGET = 13
@@ -41,7 +42,7 @@ def _statements(client, path: str, headers: dict) -> tuple[int, object]:
 
 
 @pytest.mark.parametrize(("name", "kind", "who", "path"), REQUESTS, ids=[r[0] for r in REQUESTS])
-def test_statements_per_request_stay_constant(client, auth, people, name, kind, who, path):
+def test_statements_per_request_stay_constant(client, people, name, kind, who, path):
     """20 incidents and pages of 5, then 400 incidents, a longer timeline and pages of 100:
     the same statement count, within the budget."""
     load(20)
@@ -50,7 +51,7 @@ def test_statements_per_request_stay_constant(client, auth, people, name, kind, 
         headers = bearer(people[who] if who in people else user(who))
     else:
         headers = {}
-        auth.login(who, factories.PASSWORD if who in people else BULK_PASSWORD)
+        login(client, who, factories.PASSWORD if who in people else BULK_PASSWORD)
     small, first = _statements(client, path.format(n=5, html_n=10, id=incident.id), headers)
 
     load(400)

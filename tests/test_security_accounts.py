@@ -20,13 +20,9 @@ from app.models import ApiToken, User, utcnow
 from config import ProductionConfig
 from tests import factories, postgres
 from tests.api_helpers import assert_problem, basic, bearer, snapshot
-from tests.web_helpers import html, login
+from tests.web_helpers import csrf_token, html, login
 
 LOCK_SECONDS = 1
-
-
-def _login(client, username: str, password: str = factories.PASSWORD, **kwargs):
-    return client.post("/login", data={"username": username, "password": password}, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -40,10 +36,9 @@ def test_the_login_rate_limit_holds_even_for_the_right_password_and_a_forged_for
         factories.make_user(username="victim")
     client = app.test_client()
     for n in range(3):
-        assert _login(client, "victim", "wrong", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code == 200
+        login(client, "victim", "wrong", expect=200, headers={"X-Forwarded-For": f"203.0.113.{n}"})
     for n in range(3):
-        response = _login(client, "victim", headers={"X-Forwarded-For": f"198.51.100.{n}"})
-        assert response.status_code == 429
+        response = login(client, "victim", expect=429, headers={"X-Forwarded-For": f"198.51.100.{n}"})
         assert int(response.headers["Retry-After"]) > 0 and 'aria-label="Main"' in html(response)
     assert client.get("/").status_code == 302  # still not logged in
 
@@ -55,10 +50,9 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_allowance(make_app):
         factories.make_user(username="colleague")
     client = app.test_client()
     attacker = {"X-Forwarded-For": "203.0.113.7"}
-    codes = [_login(client, "colleague", "wrong", headers=attacker).status_code for _ in range(3)]
+    codes = [login(client, "colleague", "wrong", expect=None, headers=attacker).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
-    response = _login(client, "colleague", headers={"X-Forwarded-For": "198.51.100.20"})
-    assert response.status_code == 302
+    login(client, "colleague", headers={"X-Forwarded-For": "198.51.100.20"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +69,7 @@ def lockable(make_app):
 
 def _lock(client) -> float:
     for _ in range(3):
-        assert GENERIC_LOGIN_ERROR in html(_login(client, "target", "guess"))
+        assert GENERIC_LOGIN_ERROR in html(login(client, "target", "guess", expect=200))
     return time.monotonic()
 
 
@@ -84,13 +78,13 @@ def test_the_lockout_ends_by_itself_and_more_guesses_do_not_stretch_it(lockable)
     the lock neither extend it nor count towards the next one; afterwards the right password works."""
     client = lockable.test_client()
     locked_at = _lock(client)
-    response = _login(client, "target")
-    assert response.status_code == 200 and GENERIC_LOGIN_ERROR in html(response)
+    response = login(client, "target", expect=200)
+    assert GENERIC_LOGIN_ERROR in html(response)
     assert_problem(client.get("/me", headers=basic("target")), 401)
     for _ in range(5):  # an attacker keeps guessing during the lock
-        _login(client, "target", "guess")
+        login(client, "target", "guess", expect=200)
     time.sleep(max(0.0, locked_at + LOCK_SECONDS + 0.2 - time.monotonic()))
-    assert _login(client, "target").status_code == 302
+    login(client, "target")
     with lockable.app_context():
         user = db.session.query(User).filter_by(username="target").one()
         assert user.failed_logins == 0 and user.locked_until is None
@@ -101,19 +95,19 @@ def test_a_success_clears_the_count_so_occasional_typos_never_lock(lockable):
     client = lockable.test_client()
     for _ in range(3):
         for _ in range(2):
-            _login(client, "target", "typo")
-        assert _login(client, "target").status_code == 302
+            login(client, "target", "typo", expect=200)
+        login(client, "target")
         client.post("/logout")
 
 
 def test_the_lockout_counts_failures_from_every_door(lockable):
     """Login form, HTTP Basic and POST /auth/tokens share one count."""
     client = lockable.test_client()
-    _login(client, "target", "guess")
+    login(client, "target", "guess", expect=200)
     assert_problem(client.get("/me", headers=basic("target", "guess")), 401)
     assert_problem(client.post("/auth/tokens", json={"username": "target", "password": "guess"}), 401)
     assert_problem(client.post("/auth/tokens", json={"username": "target", "password": factories.PASSWORD}), 401)
-    assert _login(client, "target").status_code == 200
+    login(client, "target", expect=200)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +177,7 @@ def test_the_minimum_password_length_holds_wherever_a_password_is_set(make_app):
         headers = bearer(admin)
         before = snapshot()
     client = app.test_client()
-    assert client.post("/login", data={"username": "policyadmin", "password": "twelve chars"}).status_code == 302
+    login(client, "policyadmin", "twelve chars")
     for password, message in (("x" * 11, "at least 12 characters"), ("x" * 257, "256 characters")):
         new = {"username": "shorty", "password": password, "role": "reporter", "email": "s@example.test"}
         assert_problem(client.post("/users/", json=new, headers=headers), 422, "password")
@@ -233,12 +227,9 @@ def production_app(monkeypatch, tmp_path, schema_template, request):
 def test_in_production_both_login_cookies_are_secure_httponly_and_samesite(production_app):
     """The session cookie and the 'keep me logged in' cookie: never over plain HTTP, never to scripts."""
     client = production_app.test_client()
-    form = html(client.get("/login", base_url="https://portal.example"))
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = client.post("/login", base_url="https://portal.example", headers={"Referer": "https://portal.example/login"},
-                           data={"username": "produser", "password": factories.PASSWORD, "remember": "y",
-                                 "csrf_token": token})
-    assert response.status_code == 302
+    token = csrf_token(client, base_url="https://portal.example")
+    response = login(client, "produser", form={"remember": "y", "csrf_token": token},
+                     base_url="https://portal.example", headers={"Referer": "https://portal.example/login"})
     cookies = _cookies(response)
     _assert_locked_down(cookies["session"], secure=True)
     _assert_locked_down(cookies["remember_token"], secure=True)
@@ -253,8 +244,7 @@ def test_outside_production_secure_follows_session_cookie_secure(make_app):
         app = make_app(SESSION_COOKIE_SECURE=secure)
         with app.app_context():
             factories.make_user(username=f"dev{int(secure)}")
-        response = app.test_client().post("/login", data={"username": f"dev{int(secure)}",
-                                                          "password": factories.PASSWORD})
+        response = login(app.test_client(), f"dev{int(secure)}")
         _assert_locked_down(_cookies(response)["session"], secure=secure)
 
 
@@ -266,8 +256,7 @@ def test_login_starts_a_fresh_session(client, people):
         session["planted"] = "known to whoever handed this cookie over"
         session["csrf_token"] = "a token the attacker knows"
     before = client.get_cookie("session").value
-    response = _login(client, people["reporter"].username)
-    assert response.status_code == 302
+    login(client, people["reporter"])
     assert client.get_cookie("session").value != before
     with client.session_transaction() as session:
         assert "planted" not in session

@@ -94,7 +94,7 @@ def test_every_kind_of_error_carries_the_headers(make_app):
         reporter = factories.make_user(Role.REPORTER, username="hdrreporter")
         api = bearer(reporter)
     client = app.test_client()
-    client.post("/login", data={"username": "hdrreporter", "password": factories.PASSWORD})
+    login(client, "hdrreporter")
     cases = [
         ("GET", "/ui/incidents/999999", {}, None, 404),
         ("GET", "/no/such/page", {}, None, 404),

@@ -19,7 +19,7 @@ from app.incidents.enums import Status
 from app.models import Incident, OutboxMessage, User
 from tests import factories
 from tests.api_helpers import assert_problem, basic, bearer, snapshot
-from tests.web_helpers import html, incident_in, login
+from tests.web_helpers import csrf_token, html, incident_in, login
 
 MARKUP = set("<>\"'&")
 # Script, markup and template syntax in the shapes attackers use: element, attribute break-out,
@@ -94,6 +94,7 @@ def test_markup_in_every_text_field_is_shown_as_text_in_pages_api_and_mail(clien
              "admin": ["/", "/ui/incidents/", f"/ui/incidents/{incident_id}", f"/ui/incidents/{incident_id}/edit",
                        "/ui/users/", "/ui/outbox/", f"/ui/incidents/?q={quote(payload)}"]}
     for role, paths in pages.items():
+        client.post("/logout")
         login(client, people[role])
         for path in paths:
             response = client.get(path)
@@ -149,8 +150,8 @@ def test_sql_looking_text_is_stored_verbatim_searched_and_never_run(client, peop
     assert str(escape(payload)) in html(page)
     assert counts() == {"incidents": 2, "users": 5, "outbox_messages": 2}
     client.post("/logout")
-    response = client.post("/login", data={"username": payload, "password": payload})
-    assert response.status_code == 200 and "Invalid username or password." in html(response)
+    response = login(client, payload, payload, expect=200)
+    assert "Invalid username or password." in html(response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,11 +233,10 @@ def test_forms_refuse_control_characters_in_every_text_field(client, people, bad
 def test_hostile_usernames_at_the_login_form_and_the_api_are_just_wrong_credentials(client, people, username):
     """The login form comes back, Basic and token requests get 401: no 500, no lockout counted."""
     before = snapshot()
-    response = client.post("/login", data={"username": username, "password": "whatever"})
-    assert response.status_code == 200 and 'name="username"' in html(response)
+    response = login(client, username, "whatever", expect=200)
+    assert 'name="username"' in html(response)
     assert "Welcome" not in html(response)
-    pair = base64.b64encode(f"{username}:whatever".encode()).decode()
-    assert_problem(client.get("/me", headers={"Authorization": f"Basic {pair}"}), 401)
+    assert_problem(client.get("/me", headers=basic(username, "whatever")), 401)
     response = client.post("/auth/tokens", json={"username": username[:64], "password": "whatever"})
     assert_problem(response, 401)
     assert snapshot() == before
@@ -419,10 +419,6 @@ def _portal_posts(app) -> list[str]:
                    if "POST" in rule.methods and not rule.endpoint.startswith("api.")})
 
 
-def _csrf_token(client, path: str = "/login") -> str:
-    return re.search(r'csrf_token" type="hidden" value="([^"]+)"', client.get(path).text).group(1)
-
-
 def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
     """Missing, made up, from another session, tampered with, or only in a header: 400 on every POST
     route outside the API, and nothing changes. The login form too (no login CSRF)."""
@@ -437,11 +433,9 @@ def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
         paths = [re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule)
                  for rule in _portal_posts(app)]
     victim, attacker = app.test_client(), app.test_client()
-    response = victim.post("/login", data={"username": "csrfadmin", "password": factories.PASSWORD,
-                                           "csrf_token": _csrf_token(victim)})
-    assert response.status_code == 302
-    real = _csrf_token(victim, "/ui/account")
-    others = _csrf_token(attacker)
+    login(victim, "csrfadmin", form={"csrf_token": csrf_token(victim)})
+    real = csrf_token(victim, "/ui/account")
+    others = csrf_token(attacker)
     tampered = real[:-2] + ("AA" if not real.endswith("AA") else "BB")
     forgeries = {"missing": ({}, {}), "made up": ({"csrf_token": "forged"}, {}),
                  "another session's": ({"csrf_token": others}, {}), "tampered": ({"csrf_token": tampered}, {}),
@@ -455,9 +449,7 @@ def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
             response = victim.post(path, data=form, headers=headers)
             assert response.status_code == 400, f"{forgery} token on {path}: {response.status_code}"
             assert "CSRF" in response.text
-    login_forgery = attacker.post("/login", data={"username": "csrfadmin", "password": factories.PASSWORD,
-                                                  "csrf_token": "forged"})
-    assert login_forgery.status_code == 400
+    login(attacker, "csrfadmin", expect=400, form={"csrf_token": "forged"})
     with app.app_context():
         assert snapshot() == before
     assert victim.get("/ui/account").status_code == 200  # still logged in: the refusals did not log out
@@ -489,9 +481,7 @@ OFF_SITE = [
 @pytest.mark.parametrize("target", OFF_SITE)
 def test_next_never_leaves_the_site(client, people, target):
     """After logging in, and when a logged-in user opens /login: the dashboard, not the target."""
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": people["reporter"].username, "password": factories.PASSWORD})
-    assert response.status_code == 302
+    response = login(client, people["reporter"], query_string={"next": target})
     assert response.headers["Location"] == "/"
     again = client.get("/login", query_string={"next": target})
     assert again.status_code == 302 and again.headers["Location"] == "/"
@@ -499,8 +489,7 @@ def test_next_never_leaves_the_site(client, people, target):
 
 def test_next_follows_a_local_path(client, people):
     """The one thing ?next= is for still works."""
-    response = client.post("/login", query_string={"next": "/ui/incidents/?status=open"},
-                           data={"username": people["reporter"].username, "password": factories.PASSWORD})
+    response = login(client, people["reporter"], query_string={"next": "/ui/incidents/?status=open"})
     assert response.headers["Location"] == "/ui/incidents/?status=open"
 
 
@@ -578,8 +567,8 @@ def test_an_oversize_form_post_is_a_friendly_413_page(client, people, shape):
 
 def test_the_logged_out_portal_also_answers_an_oversize_login_with_a_page(client):
     """Even before anyone logs in (the login form is the one form strangers can reach)."""
-    response = client.post("/login", data={"username": "x", "password": "p" * (MIB + 10)})
-    assert response.status_code == 413 and "Log in" in html(response)
+    response = login(client, "x", "p" * (MIB + 10), expect=413)
+    assert "Log in" in html(response)
 
 
 def test_static_files_cannot_be_reached_outside_their_folders(client):

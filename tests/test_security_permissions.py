@@ -28,6 +28,7 @@ from app.incidents.lifecycle import Action, Decision, decide
 from app.mail.enums import OutboxStatus
 from app.models import Incident, OutboxMessage, User
 from tests import factories, postgres
+from tests.web_helpers import login
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
 
@@ -322,8 +323,7 @@ class World:
 
     def _log_in(self, name: str) -> str:
         client = self.app.test_client()
-        response = client.post("/login", data={"username": self.usernames[name], "password": PASSWORD})
-        assert response.status_code == 302, response.get_data(as_text=True)
+        response = login(client, self.usernames[name])
         client.get(response.headers["Location"])  # shows (and so drops) the welcome flash
         return client.get_cookie("session").value
 

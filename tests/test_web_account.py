@@ -23,9 +23,10 @@ def test_changing_the_password(client, people):
     assert response.status_code == 302 and response.headers["Location"] == "/ui/account"
     changed = ("success", "Your password was changed; your other sessions were logged out.")
     assert changed in flashes(html(client.get("/ui/account")))
+    client.post("/logout")
     login(client, user, password="a-new-secret")
     client.post("/logout")
-    assert client.post("/login", data={"username": user.username, "password": "password123"}).status_code == 200
+    login(client, user, password="password123", expect=200)
 
 
 def test_password_errors_are_shown_next_to_the_field(client, people):
@@ -40,6 +41,7 @@ def test_password_errors_are_shown_next_to_the_field(client, people):
         response = client.post("/ui/account/password", data=data)
         assert response.status_code == 422
         assert field_error(html(response), f"password-{field}") == message
+    client.post("/logout")
     login(client, people["reporter"], password="password123")
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Incident
 from tests import factories
+from tests.web_helpers import csrf_token, login
 
 
 @pytest.fixture
@@ -16,16 +17,8 @@ def csrf_client(make_app):
     with app.app_context():
         factories.make_user("admin", username="csrfadmin")
         client = app.test_client()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)
-        response = client.post("/login", data={"username": "csrfadmin", "password": factories.PASSWORD,
-                                               "csrf_token": token})
-        assert response.status_code == 302
+        login(client, "csrfadmin", form={"csrf_token": csrf_token(client)})
         yield client
-
-
-def page_token(client, path: str) -> str:
-    """The CSRF token a page's forms carry."""
-    return re.search(r'csrf_token" type="hidden" value="([^"]+)"', client.get(path).text).group(1)
 
 
 def incidents() -> int:
@@ -53,7 +46,7 @@ def test_a_post_with_a_wrong_token_is_refused(csrf_client):
 def test_the_form_token_makes_it_work(csrf_client):
     """The token the page gave is accepted."""
     with csrf_client.application.app_context():
-        token = page_token(csrf_client, "/ui/incidents/new")
+        token = csrf_token(csrf_client, "/ui/incidents/new")
         response = csrf_client.post("/ui/incidents/new", data={"title": "x", "description": "y", "csrf_token": token})
         assert response.status_code == 302
         assert incidents() == 1

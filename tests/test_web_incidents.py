@@ -169,6 +169,7 @@ def test_the_whole_story_through_the_forms(client, people):
         ("reporter", "close", {}, f"{incident.reference} is closed.", Status.CLOSED),
     ]
     for role, action, data, message, status in steps:
+        client.post("/logout")
         login(client, people[role])
         version = db.session.scalar(select(Incident.version).where(Incident.id == incident.id))
         response = client.post(f"{url}/{action}", data={**data, f"{action}-version": version})

@@ -65,6 +65,7 @@ def test_technician_filters_by_person_and_me(client, people, catalogue):
     page = html(client.get("/ui/incidents/?technician=me"))
     assert titles(page) == ["Laptop fan noise"]
     assert '<option value="me" selected>Me</option>' in page
+    client.post("/logout")
     login(client, people["admin"])
     page = html(client.get(f"/ui/incidents/?technician={people['tech_other'].id}"))
     assert titles(page) == ["Laptop fan noise"]

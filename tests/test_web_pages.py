@@ -95,6 +95,7 @@ def test_the_dashboard_shows_each_role_its_own_work(client, people):
     login(client, people["tech"])
     queue = html(client.get("/")).split("My queue", 1)[1].split("</section>")[0]
     assert mine.title in queue
+    client.post("/logout")
     login(client, people["reporter"])
     page = html(client.get("/"))
     assert mine.title in page and "Not the reporter's" not in page
@@ -120,7 +121,7 @@ def test_an_unexpected_error_is_a_page_in_the_layout_without_a_traceback(make_ap
     with app.app_context():
         factories.make_user(username="erroruser")
     client = app.test_client()
-    client.post("/login", data={"username": "erroruser", "password": factories.PASSWORD})
+    login(client, "erroruser")
     response = client.get("/ui/boom")
     assert response.status_code == 500
     page = html(response)

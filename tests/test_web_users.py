@@ -34,6 +34,7 @@ def test_an_admin_creates_a_user_who_can_then_log_in(client, people):
     assert ("success", "Created technician newbie.") in flashes(html(client.get("/ui/users/")))
     user = db.session.scalar(select(User).where(User.username == "newbie"))
     assert (user.role, user.name, user.email) == (Role.TECHNICIAN, "New Person", "newbie@example.test")
+    client.post("/logout")
     login(client, user, password=NEW_USER["password"])
 
 
@@ -84,10 +85,11 @@ def test_deactivating_locks_the_user_out_and_revokes_tokens(client, people):
     assert ("success", "tech is deactivated; their API tokens were revoked.") in flashes(html(response))
     assert user_for_token(plain) is None
     client.post("/logout")
-    assert client.post("/login", data={"username": "tech", "password": factories.PASSWORD}).status_code == 200
+    login(client, "tech", expect=200)
     login(client, people["admin"])
     response = client.post(f"/ui/users/{target.id}/reactivate", follow_redirects=True)
     assert ("success", "tech is active again.") in flashes(html(response))
+    client.post("/logout")
     login(client, target)
 
 

@@ -1,19 +1,31 @@
-"""Helpers for the web tests: log in, build an incident in a state, read pages."""
+"""Helpers for the web tests: log in, read a CSRF token, build an incident in a state, read pages."""
 import re
 from html import unescape
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from app.incidents.enums import Status
 from app.models import Incident, User
 from tests import factories
 
 
-def login(client: FlaskClient, user: User, password: str = factories.PASSWORD) -> None:
-    """Log `user` in through the real form (a fresh session each time)."""
-    client.post("/logout")
-    response = client.post("/login", data={"username": user.username, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)
+def login(client: FlaskClient, user: User | str, password: str = factories.PASSWORD, *, expect: int | None = 302,
+          form: dict[str, str] | None = None, **request) -> TestResponse:
+    """POST the real login form as `user` (a User or a username), with any extra `form` fields; the
+    response, whose status must be `expect` (None: the caller checks). `request` goes to the post."""
+    username = user if isinstance(user, str) else user.username
+    response = client.post("/login", data={"username": username, "password": password, **(form or {})}, **request)
+    if expect is not None:
+        assert response.status_code == expect, response.get_data(as_text=True)
+    return response
+
+
+def csrf_token(client: FlaskClient, path: str = "/login", **request) -> str:
+    """GET `path`; the CSRF token its forms carry (every form of a session carries the same one)."""
+    page = client.get(path, **request).get_data(as_text=True)
+    field = re.search(r'<input[^>]*\bname="(?:[\w-]+-)?csrf_token"[^>]*>', page).group(0)
+    return re.search(r'\bvalue="([^"]+)"', field).group(1)
 
 
 def incident_in(status: Status, people: dict[str, User], **fields) -> Incident:

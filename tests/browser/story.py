@@ -75,7 +75,6 @@ def expect_state(page: Page, flash: str, status: str, latest_event: str) -> None
 
 def report(page: Page, shoot: Shoot) -> None:
     """reporter1 reports the incident; they are offered no assign control."""
-    log_in(page, "reporter1", "Rita Reporter")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Report an incident").click()
     page.get_by_label("Title").fill(TITLE)
     page.get_by_label("Description").fill(DESCRIPTION)
@@ -86,12 +85,10 @@ def report(page: Page, shoot: Shoot) -> None:
     expect(page).to_have_url(re.compile(r"/ui/incidents/\d+$"))
     expect_state(page, "was reported", "Open", "Rita Reporter reported the incident")
     expect(page.locator("#assign-form")).to_have_count(0)
-    log_out(page)
 
 
 def assign(page: Page, shoot: Shoot) -> None:
     """admin1 finds it in the triage queue and assigns it to tech1."""
-    log_in(page, "admin1", "Alice Admin")
     shoot("dashboard")
     open_from_dashboard(page, "Unassigned")
     page.get_by_label("Assign to").select_option(label="Tara Tech (tech1)")
@@ -99,12 +96,10 @@ def assign(page: Page, shoot: Shoot) -> None:
     page.get_by_role("button", name="Assign", exact=True).click()
     expect_state(page, "is assigned to Tara Tech.", "Assigned", "Alice Admin assigned it to tech1")
     expect(page.locator("#incident-technician")).to_contain_text("Tara Tech")
-    log_out(page)
 
 
 def work(page: Page, shoot: Shoot) -> None:
     """tech1 starts it from their queue, is told notes are required, then resolves it."""
-    log_in(page, "tech1", "Tara Tech")
     open_from_dashboard(page, "My queue")
     page.get_by_role("button", name="Start work").click()
     expect_state(page, "is in progress.", "In progress", "Tara Tech started work")
@@ -116,38 +111,43 @@ def work(page: Page, shoot: Shoot) -> None:
     expect_state(page, "is resolved; the reporter has been told.", "Resolved", f"Resolution notes: {NOTES}")
     expect(page.locator("#resolution-notes")).to_have_text(NOTES)
     shoot("resolve")
-    log_out(page)
 
 
 def close(page: Page, shoot: Shoot) -> None:
     """reporter1 confirms the fix from their dashboard and closes it; the timeline tells it all."""
-    log_in(page, "reporter1", "Rita Reporter")
     open_from_dashboard(page, "Resolved — please confirm")
     page.get_by_role("button", name="Close incident").click()
     expect_state(page, "is closed.", "Closed", "Rita Reporter closed the incident")
     expect(timeline(page).locator(".event-summary")).to_have_count(len(TIMELINE))
     entries = [" ".join(text.split()) for text in timeline(page).locator("li").all_inner_texts()]
     assert [entry for entry, expected in zip(entries, TIMELINE, strict=True) if expected not in entry] == []
-    log_out(page)
 
 
 def browse(page: Page, shoot: Shoot) -> None:
     """admin1 looks at the list, where the story's incident now shows as closed."""
-    log_in(page, "admin1", "Alice Admin")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=TITLE))
     expect(row).to_contain_text("Closed")
     expect(row).to_contain_text("High")
     shoot("list")
-    log_out(page)
+
+
+# Each scene of the story: who plays it (username, display name) and what they do.
+SCENES: list[tuple[str, str, Callable[[Page, Shoot], None]]] = [
+    ("reporter1", "Rita Reporter", report),
+    ("admin1", "Alice Admin", assign),
+    ("tech1", "Tara Tech", work),
+    ("reporter1", "Rita Reporter", close),
+    ("admin1", "Alice Admin", browse),
+]
 
 
 def run(page: Page, shoot: Shoot = no_camera) -> None:
-    """The whole story, with a picture of the login page first."""
+    """The whole story, with a picture of the login page first; each scene between its player's
+    log in and log out."""
     fill_login(page, "reporter1")
     shoot("login")
-    report(page, shoot)
-    assign(page, shoot)
-    work(page, shoot)
-    close(page, shoot)
-    browse(page, shoot)
+    for username, name, scene in SCENES:
+        log_in(page, username, name)
+        scene(page, shoot)
+        log_out(page)

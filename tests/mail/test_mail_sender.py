@@ -1,21 +1,18 @@
 """The in-process background sender: started by the first request, woken by committed mail,
 never in a request's way, logging its own failures, safe across fork."""
-import base64
 import logging
 import os
 import statistics
 import time
 
 import pytest
-from sqlalchemy import select
 
 from app import create_app
-from app.extensions import db
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
-from app.models import OutboxMessage
 from tests import factories
-from tests.smtp import mail_app, silent_listener
+from tests.api_helpers import basic
+from tests.mail.smtp import mail_app, silent_listener
 
 pytestmark = pytest.mark.smtp
 
@@ -27,10 +24,9 @@ MAILS_PER_LIFECYCLE = 5
 
 
 @pytest.fixture
-def app(app, smtp):
-    """The test app with its in-process sender on, sending to the test SMTP server."""
-    with mail_app(app, smtp.port, OUTBOX_BACKGROUND_SENDER=True, OUTBOX_POLL_SECONDS=POLL_SECONDS) as built:
-        yield built
+def mail_settings() -> dict:
+    """The SMTP-bound app with its in-process sender on, polling only every POLL_SECONDS."""
+    return {"OUTBOX_BACKGROUND_SENDER": True, "OUTBOX_POLL_SECONDS": POLL_SECONDS}
 
 
 @pytest.fixture
@@ -43,21 +39,9 @@ def mail_logs(caplog):
     return caplog
 
 
-def basic(username: str) -> dict[str, str]:
-    """An HTTP Basic Authorization header for a test user."""
-    token = base64.b64encode(f"{username}:{factories.PASSWORD}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
 def sender(app):
     """This app's background sender."""
     return app.extensions["outbox_sender"]
-
-
-def statuses() -> list[OutboxStatus]:
-    """Every outbox row's status, oldest first."""
-    db.session.rollback()  # end any read snapshot: see what the senders committed
-    return list(db.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
 
 
 def lifecycle(client, people) -> dict[str, float]:
@@ -99,7 +83,7 @@ def test_no_sender_without_a_mail_server_or_when_switched_off(app):
                                              OUTBOX_BACKGROUND_SENDER=False).extensions
 
 
-def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, mail_logs):
+def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, mail_logs, statuses):
     """MAIL_SERVER unset: no sender; each message a request commits is logged (INFO) and waits."""
     with mail_app(app, 0, MAIL_SERVER=None, OUTBOX_BACKGROUND_SENDER=True) as unset:
         response = unset.test_client().post("/incidents/", headers=basic("reporter"),
@@ -113,7 +97,7 @@ def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, ma
     assert all(f"[INC-{response.get_json()['id']}] Created" in r.getMessage() for r in kept)
 
 
-def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, client, people):
+def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, client, people, statuses):
     """No thread until a request comes; then committed mail goes out without waiting for a poll."""
     assert not sender(app).running
     client.get("/login")
@@ -131,7 +115,7 @@ def test_the_first_request_starts_the_sender_and_new_mail_wakes_it(app, smtp, cl
 
 
 def test_smtp_down_requests_stay_fast_mail_waits_and_then_goes_out_once(app, smtp, client, people,
-                                                                        record_property):
+                                                                        record_property, statuses):
     """With the sender running, requests are timed with the server up and down; while it is
     down every request succeeds and mail waits; when it returns, each goes out exactly once."""
     app.config["OUTBOX_POLL_SECONDS"] = 0.2  # short outage pauses, so the test sees recovery soon
@@ -158,7 +142,7 @@ def test_smtp_down_requests_stay_fast_mail_waits_and_then_goes_out_once(app, smt
     assert set(statuses()) == {OutboxStatus.SENT}
 
 
-def test_a_hung_smtp_server_does_not_slow_requests(app, people, record_property):
+def test_a_hung_smtp_server_does_not_slow_requests(app, people, record_property, statuses):
     """The sender stuck in a connect that never gets a greeting: requests still succeed (timed)."""
     with silent_listener() as port, mail_app(app, port, OUTBOX_BACKGROUND_SENDER=True,
                                              MAIL_TIMEOUT_SECONDS=3) as hung:

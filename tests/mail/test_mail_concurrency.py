@@ -1,11 +1,7 @@
 """Two senders at once (two threads with two app instances, then two `flask outbox send`
 processes) on the same database deliver every message exactly once."""
-import os
-import subprocess
-import sys
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,19 +11,11 @@ from app.mail.delivery import drain
 from app.mail.enums import OutboxStatus
 from app.models import OutboxMessage
 from tests import factories
-from tests.smtp import build_mail_app, mail_app
+from tests.mail.smtp import build_mail_app
 
 pytestmark = pytest.mark.smtp
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INCIDENTS = 20  # two mails each (confirmation + the admin): 40 rows, four claim batches
-
-
-@pytest.fixture
-def app(app, smtp):
-    """The test app, rebuilt to send mail to the test SMTP server, on the same database."""
-    with mail_app(app, smtp.port) as built:
-        yield built
 
 
 @pytest.fixture
@@ -38,17 +26,16 @@ def queued(app, people) -> int:
     return db.session.scalar(select(db.func.count()).select_from(OutboxMessage))
 
 
-def assert_each_delivered_once(smtp, count: int) -> None:
+def assert_each_delivered_once(smtp, count: int, statuses) -> None:
     """The server got `count` messages with `count` distinct Message-IDs; every row is sent."""
     inbox = smtp.inbox.wait_for(count)
     ids = Counter(smtp.inbox.message_ids())
     assert len(inbox) == count
     assert [mid for mid, n in ids.items() if n > 1] == []
-    db.session.rollback()  # end any read snapshot: see what the senders committed
-    assert set(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
+    assert set(statuses()) == {OutboxStatus.SENT}
 
 
-def test_two_sender_threads_deliver_each_message_once(app, smtp, queued):
+def test_two_sender_threads_deliver_each_message_once(app, smtp, queued, statuses):
     """Both threads claim and send at the same time (the server holds DATA until both connect)."""
     smtp.inbox.hold_data_until_connections(2)
     apps = [build_mail_app(app, smtp.port) for _ in range(2)]
@@ -76,28 +63,13 @@ def test_two_sender_threads_deliver_each_message_once(app, smtp, queued):
     print(f"\nthread split: {sent}")
     assert sum(sent.values()) == queued
     assert all(n > 0 for n in sent.values()), f"both senders worked: {sent}"
-    assert_each_delivered_once(smtp, queued)
+    assert_each_delivered_once(smtp, queued, statuses)
 
 
-def test_two_cli_processes_deliver_each_message_once(app, smtp, queued):
+def test_two_cli_processes_deliver_each_message_once(smtp, queued, outbox_process, statuses):
     """`flask outbox send` twice at once, as two cron jobs or two workers would."""
     smtp.inbox.hold_data_until_connections(2)
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": "two-processes-test-secret",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp.port),
-        "MAIL_USE_TLS": "false",
-        "MAIL_USE_SSL": "false",
-        "MAIL_USERNAME": "",
-        "MAIL_PASSWORD": "",
-        "OUTBOX_BACKGROUND_SENDER": "false",
-    }
-    command = [sys.executable, "-m", "flask", "--app", "run.py", "outbox", "send"]
-    processes = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [outbox_process("send", OUTBOX_BACKGROUND_SENDER="false") for _ in range(2)]
     outputs = [process.communicate(timeout=60) for process in processes]
 
     assert [p.returncode for p in processes] == [0, 0], outputs
@@ -105,4 +77,4 @@ def test_two_cli_processes_deliver_each_message_once(app, smtp, queued):
     print(f"\nprocess split: {sent}")
     assert sum(sent) == queued
     assert all(n > 0 for n in sent), f"both processes worked: {sent}"
-    assert_each_delivered_once(smtp, queued)
+    assert_each_delivered_once(smtp, queued, statuses)

@@ -1,10 +1,6 @@
 """`flask outbox send | worker | list | retry` against a real SMTP server."""
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -13,18 +9,8 @@ from app.extensions import db
 from app.mail.enums import OutboxStatus
 from app.models import OutboxMessage
 from tests import factories
-from tests.smtp import mail_app
 
 pytestmark = pytest.mark.smtp
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def app(app, smtp):
-    """The test app, rebuilt to send mail to the test SMTP server, on the same database."""
-    with mail_app(app, smtp.port) as built:
-        yield built
 
 
 @pytest.fixture
@@ -34,13 +20,7 @@ def queued(people) -> int:
     return 2
 
 
-def statuses() -> list[OutboxStatus]:
-    """Every outbox row's status, oldest first, read fresh."""
-    db.session.rollback()
-    return list(db.session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
-
-
-def test_send_delivers_what_is_due_and_prints_counts(runner, smtp, queued):
+def test_send_delivers_what_is_due_and_prints_counts(runner, smtp, queued, statuses):
     """Exit 0, the counts, every message at the server."""
     result = runner.invoke(args=["outbox", "send"])
 
@@ -50,7 +30,7 @@ def test_send_delivers_what_is_due_and_prints_counts(runner, smtp, queued):
     assert statuses() == [OutboxStatus.SENT] * queued
 
 
-def test_send_exits_non_zero_when_the_server_is_unreachable(runner, smtp, queued):
+def test_send_exits_non_zero_when_the_server_is_unreachable(runner, smtp, queued, statuses):
     """Nothing listening: exit 1, a clear reason, and the mail still waits."""
     smtp.stop()
     result = runner.invoke(args=["outbox", "send"])
@@ -86,7 +66,7 @@ def test_list_shows_counts_rows_and_last_errors(runner, smtp, queued):
     assert "reporter@example.test" in runner.invoke(args=["outbox", "list", "--status", "sent"]).output
 
 
-def test_retry_by_id_and_all_failed(runner, queued):
+def test_retry_by_id_and_all_failed(runner, queued, statuses):
     """Failed rows go back to pending by id or all at once; a non-failed id is an error."""
     first, second = db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))
     db.session.execute(update(OutboxMessage).values(status=OutboxStatus.FAILED, attempts=6))
@@ -102,25 +82,10 @@ def test_retry_by_id_and_all_failed(runner, queued):
     assert second > first
 
 
-def test_worker_delivers_until_sigterm(app, smtp, people, queued):
+def test_worker_delivers_until_sigterm(smtp, people, queued, outbox_process, statuses):
     """The long-running worker (its own process) sends queued and newly committed mail, then
     stops cleanly on SIGTERM."""
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": "worker-test-secret-key",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(smtp.port),
-        "MAIL_USE_TLS": "false",
-        "MAIL_USE_SSL": "false",
-        "MAIL_USERNAME": "",
-        "MAIL_PASSWORD": "",
-        "OUTBOX_POLL_SECONDS": "1",
-    }
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run.py", "outbox", "worker"],
-                              cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    worker = outbox_process("worker", OUTBOX_POLL_SECONDS="1")
     try:
         assert len(smtp.inbox.wait_for(queued, timeout=20)) == queued
         factories.make_incident(people["reporter_other"], title="While the worker runs")

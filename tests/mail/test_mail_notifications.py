@@ -12,19 +12,12 @@ from app.incidents.enums import Status
 from app.mail.delivery import drain
 from app.models import OutboxMessage
 from tests import factories
-from tests.smtp import mail_app
+from tests.web_helpers import login
 
 pytestmark = pytest.mark.smtp
 
 HOSTILE_TITLE = '<b>Disk & "quota"</b> full'
 HOSTILE_TEXT = "Line one\n<script>alert('x')</script> & more"
-
-
-@pytest.fixture
-def app(app, smtp):
-    """The test app, rebuilt to send mail to the test SMTP server, on the same database."""
-    with mail_app(app, smtp.port) as built:
-        yield built
 
 
 def delivered(smtp, count):
@@ -171,13 +164,13 @@ def test_a_refused_change_queues_no_mail(app, smtp, people):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == before
 
 
-def test_the_link_in_a_mail_opens_the_incident_for_its_recipient(app, smtp, people, client, auth):
+def test_the_link_in_a_mail_opens_the_incident_for_its_recipient(app, smtp, people, client):
     """The link's path, requested by the logged-in recipient, is the incident's page."""
     incident = factories.make_incident(people["reporter"], title="Printer on fire")
     confirmation, = [m for m in delivered(smtp, 2) if m.rcpt_tos == (people["reporter"].email,)]
     link = next(word for word in confirmation.text.split() if word.startswith("http://portal.test/"))
 
-    auth.login("reporter")
+    login(client, "reporter")
     response = client.get(urlsplit(link).path)
 
     assert response.status_code == 200

@@ -1,5 +1,5 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) for the mail tests, with scripted faults, and an
-app wired to it. Registered as a pytest plugin by tests/conftest.py."""
+app wired to it. The fixtures built on it are in tests/mail/conftest.py."""
 import asyncio
 import socket
 import threading
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
@@ -133,15 +132,6 @@ def silent_listener() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield listener.getsockname()[1]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server on 127.0.0.1 that records what it accepts."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 MAIL_TEST_SETTINGS = {

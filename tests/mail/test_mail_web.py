@@ -1,6 +1,4 @@
 """The admin outbox page: who may see it, what it shows, retry one, retry all, CSRF."""
-import re
-
 import pytest
 from sqlalchemy import select, update
 
@@ -9,7 +7,7 @@ from app.extensions import db
 from app.mail.enums import OutboxStatus
 from app.models import OutboxMessage
 from tests import factories
-from tests.web_helpers import flashes, html, login
+from tests.web_helpers import csrf_token, flashes, html, login
 
 HOSTILE_TITLE = "<script>alert(1)</script> outage"
 
@@ -24,12 +22,6 @@ def mail(people):
         status=OutboxStatus.FAILED, attempts=6, last_error="recipient refused: 550 5.1.1 No such user"))
     db.session.commit()
     return failed_ids
-
-
-def csrf_token(page: str) -> str:
-    """The CSRF token a page's form carries."""
-    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
-    return re.search(r'value="([^"]+)"', field).group(1)
 
 
 def status_of(message_id: int) -> tuple[OutboxStatus, int]:
@@ -118,12 +110,11 @@ def test_retry_needs_the_csrf_token(app, people, mail):
     guarded = create_app("testing", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                          WTF_CSRF_ENABLED=True)
     client = guarded.test_client()
-    client.post("/login", data={"username": "admin", "password": factories.PASSWORD,
-                                "csrf_token": csrf_token(html(client.get("/login")))})
+    login(client, "admin", form={"csrf_token": csrf_token(client)})
 
     assert client.post(f"/ui/outbox/{mail[0]}/retry").status_code == 400
     assert status_of(mail[0]) == (OutboxStatus.FAILED, 6)
 
-    token = csrf_token(html(client.get("/ui/outbox/")))
+    token = csrf_token(client, "/ui/outbox/")
     assert client.post(f"/ui/outbox/{mail[0]}/retry", data={"csrf_token": token}).status_code == 302
     assert status_of(mail[0]) == (OutboxStatus.PENDING, 0)
