@@ -40,7 +40,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEFAULT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+    # How long a write waits for the database's write lock (SQLite's busy timeout, PostgreSQL's
+    # lock_timeout) before answering 503 with Retry-After: a held lock must not hang every worker.
+    WRITE_LOCK_TIMEOUT_SECONDS = _float("WRITE_LOCK_TIMEOUT_SECONDS", 5.0)
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = _int("MAIL_PORT", 25)

@@ -33,7 +33,7 @@ def test_every_route_and_method_is_documented_and_nothing_else(app, document):
     documented = {(path, method) for path, item in document["paths"].items() for method in item
                   if method in HTTP_METHODS}
     assert documented == served
-    assert len(served) == 16
+    assert len(served) == 19
     assert document["openapi"] == "3.1.0"
 
 
@@ -42,7 +42,7 @@ def test_operations_are_complete(document):
     operations = [(path, method, op) for path, item in document["paths"].items()
                   for method, op in item.items() if method in HTTP_METHODS]
     assert len({op["operationId"] for _, _, op in operations}) == len(operations)
-    public = {("/auth/tokens", "post"), ("/health", "get"), ("/openapi.json", "get")}
+    public = {("/auth/tokens", "post"), ("/health", "get"), ("/health/ready", "get"), ("/openapi.json", "get")}
     for path, method, op in operations:
         assert op["summary"]
         assert (op["security"] == []) == ((path, method) in public)

@@ -28,7 +28,8 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(app):
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        busy_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert busy_ms == app.config["WRITE_LOCK_TIMEOUT_SECONDS"] * 1000
 
 
 def test_downgrade_then_upgrade_round_trips(tmp_path):

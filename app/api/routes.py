@@ -4,7 +4,7 @@ from flask_restful import Api
 
 from app.api import bp
 from app.api.resources.incidents import Incident, IncidentList
-from app.api.resources.meta import Health, OpenApiDocument
+from app.api.resources.meta import Health, OpenApiDocument, Ready
 from app.api.resources.session import CurrentToken, Me, Tokens
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
@@ -36,6 +36,7 @@ api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpo
 api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
 api.add_resource(Health, "/health", endpoint="health")
+api.add_resource(Ready, "/health/ready", endpoint="health_ready")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")
 
 

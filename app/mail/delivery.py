@@ -63,7 +63,7 @@ def drain(*, worker: str | None = None, stop: threading.Event | None = None) -> 
                 except SmtpUnreachable as exc:
                     result.unreachable = str(exc)
                     result.released = outbox.release(message_ids=batch[position:], worker=worker,
-                                                     error=f"SMTP server unreachable: {exc}")
+                                                     unreachable=str(exc))
                     log.warning("SMTP server %s unreachable (%s); %s message(s) wait in the outbox",
                                 transport.address, exc, result.released)
                     return result

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # Claimed together by one sender; small, so a crashed sender strands few messages.
 BATCH_SIZE = 10
 ERROR_MAX = 1000
+# How last_error begins on mail handed back because the server could not be reached at all.
+UNREACHABLE = "SMTP server unreachable: "
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,8 @@ def record_failure(*, message_id: int, worker: str, error: str) -> OutboxStatus 
     return status
 
 
-def release(*, message_ids: Iterable[int], worker: str, error: str | None = None) -> int:
-    """Hand claimed rows back untried: the server could not be reached at all (`error` says
+def release(*, message_ids: Iterable[int], worker: str, unreachable: str | None = None) -> int:
+    """Hand claimed rows back untried: the server could not be reached at all (`unreachable` says
     why, for admins), or the sender is shutting down.
 
     No attempt is counted: the message was never tried, so an outage of any length makes
@@ -134,8 +136,8 @@ def release(*, message_ids: Iterable[int], worker: str, error: str | None = None
     if not ids:
         return 0
     values = {"status": OutboxStatus.PENDING, "claimed_by": None, "claimed_at": None}
-    if error is not None:
-        values["last_error"] = _clip(error)
+    if unreachable is not None:
+        values["last_error"] = _clip(UNREACHABLE + unreachable)
     with write_transaction():
         result = db.session.execute(
             update(OutboxMessage)
@@ -195,6 +197,39 @@ def counts() -> dict[OutboxStatus, int]:
     ).all()
     found = dict(rows)
     return {status: found.get(status, 0) for status in OutboxStatus}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Mail not delivered yet: waiting (pending, or being sent now) and failed for good; when the
+    oldest waiting message was written; how many waiting ones last found the server unreachable."""
+
+    waiting: int
+    failed: int
+    oldest_waiting_at: datetime | None
+    unreachable: int
+
+    @property
+    def undelivered(self) -> int:
+        """Every message that has not reached the mail server."""
+        return self.waiting + self.failed
+
+    def oldest_waiting_seconds(self, now: datetime) -> int | None:
+        """How long the oldest waiting message has waited, in whole seconds (None: none waits)."""
+        return None if self.oldest_waiting_at is None else max(0, int((now - self.oldest_waiting_at).total_seconds()))
+
+
+def backlog() -> Backlog:
+    """The whole undelivered queue in one query (the status index skips the sent rows)."""
+    waiting = OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+    row = db.session.execute(
+        select(func.count().filter(waiting),
+               func.count().filter(OutboxMessage.status == OutboxStatus.FAILED),
+               func.min(OutboxMessage.created_at).filter(waiting),
+               func.count().filter(waiting, OutboxMessage.last_error.startswith(UNREACHABLE, autoescape=True)))
+        .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]))
+    ).one()
+    return Backlog(*row)
 
 
 def list_messages(*, statuses: Iterable[OutboxStatus], limit: int = 100) -> list[OutboxMessage]:
