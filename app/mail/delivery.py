@@ -65,7 +65,7 @@ def drain(*, worker: str | None = None, stop: threading.Event | None = None) -> 
                     result.released = outbox.release(message_ids=batch[position:], worker=worker,
                                                      unreachable=str(exc))
                     log.warning("SMTP server %s unreachable (%s); %s message(s) wait in the outbox",
-                                transport.address, exc, result.released)
+                                transport.address, exc, outbox.backlog().waiting)
                     return result
     return result
 

@@ -18,11 +18,12 @@ SHOWN = 200  # rows per table; the counts above it say how many there are in all
 @bp.route("/")
 @role_required(Role.ADMIN)
 def index():
-    """Counts per status, failed messages (with retry) and messages still waiting."""
+    """Counts per status, the outage warning, failed messages (with retry) and messages still waiting."""
     counts = outbox.counts()
     return render_template(
         "mail/outbox.html",
         counts=counts,
+        backlog=outbox.backlog(),
         failed=outbox.list_messages(statuses=[OutboxStatus.FAILED], limit=SHOWN),
         failed_total=counts[OutboxStatus.FAILED],
         waiting=outbox.list_messages(statuses=[OutboxStatus.PENDING, OutboxStatus.SENDING], limit=SHOWN),
