@@ -62,6 +62,10 @@ class Config:
     # How many proxies in front (nginx, a load balancer) set X-Forwarded-For / -Proto. 0: none,
     # the headers are ignored, so a client cannot pick the address the rate limits count.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # The host names the portal answers to (comma-separated; `.example.com` takes its subdomains);
+    # a request naming another Host gets 400. Unset: APP_BASE_URL's host and the loopback names
+    # (app/security.py), so a reverse proxy must pass the public Host through.
+    TRUSTED_HOSTS = [name.strip() for name in os.environ.get("TRUSTED_HOSTS", "").split(",") if name.strip()] or None
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     # Several instances share counters through Redis (redis://host:6379/0); while it is down each

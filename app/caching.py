@@ -147,16 +147,13 @@ def _request_key(environ: dict) -> str | None:
 
 
 def _storable(status: str, headers: list[tuple[str, str]], body: bytes) -> bool:
-    """A plain 200 meant for anyone holding the request's token: no cookie set, nothing forbidding it."""
+    """A plain 200 meant for anyone holding the request's token: no cookie set. The answer's
+    Cache-Control speaks to the caches between us and the client (every answer to a token says
+    no-store, app/security.py); this cache is the server's own, keyed by the token, and replays
+    that header with the rest."""
     if not status.startswith("200 ") or len(body) > MAX_BODY_BYTES:
         return False
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "set-cookie":
-            return False
-        if lowered == "cache-control" and any(word in value.lower() for word in ("no-store", "no-cache")):
-            return False
-    return True
+    return all(name.lower() != "set-cookie" for name, _ in headers)
 
 
 class ReplayLayer:

@@ -31,7 +31,7 @@ def test_reporting_answers_201_with_location_etag_and_the_incident(client, peopl
                            json={"title": "  Mail is down  ", "description": "Since 9:00.", "category": "NETWORK"})
     assert response.status_code == 201
     body = response.get_json()
-    assert response.headers["Location"] == f"http://localhost/incidents/{body['id']}"
+    assert response.headers["Location"] == f"{client.application.config['APP_BASE_URL']}/incidents/{body['id']}"
     assert response.headers["ETag"] == '"1"'
     assert body["title"] == "Mail is down"
     assert body["reference"] == f"INC-{body['id']}"

@@ -217,7 +217,7 @@ def production_app(monkeypatch, tmp_path, schema_template, request):
         shutil.copy(schema_template, tmp_path / "production.db")
         url = f"sqlite:///{tmp_path / 'production.db'}"
     app = create_app("production", SQLALCHEMY_DATABASE_URI=url, OUTBOX_BACKGROUND_SENDER=False,
-                     PASSWORD_HASH_METHOD="pbkdf2:sha256:1000")
+                     PASSWORD_HASH_METHOD="pbkdf2:sha256:1000", APP_BASE_URL="https://portal.example")
     with app.app_context():
         factories.make_user(username="produser")
         yield app

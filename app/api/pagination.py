@@ -1,8 +1,7 @@
 """RFC 8288 `Link` headers for a page of results."""
-from urllib.parse import urlencode
-
 from flask import request
 
+from app.api.links import this_url
 from app.incidents.queries import Page
 
 
@@ -12,7 +11,7 @@ def _url(per_page: int, **position: str) -> str:
             if key not in ("page", "cursor")}
     args |= {key: [value] for key, value in position.items()}
     args["per_page"] = [str(per_page)]
-    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+    return this_url(args)
 
 
 def link_header(page: Page) -> str:

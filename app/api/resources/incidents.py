@@ -1,7 +1,7 @@
 """/incidents/ and /incidents/<id>: list, report, read, update (edit, assign, move)."""
-from flask import url_for
 from flask_restful import Resource
 
+from app.api.links import absolute_url
 from app.api.operations import operation
 from app.api.pagination import link_header
 from app.api.payload import etag, expected_version
@@ -65,7 +65,7 @@ class IncidentList(Resource):
     def post(self, actor, body):
         """Create an incident reported by the caller."""
         incident = service.create_incident(actor=actor, **body)
-        return _answer(incident, 201, Location=url_for("api.incident", incident_id=incident.id, _external=True))
+        return _answer(incident, 201, Location=absolute_url("api.incident", incident_id=incident.id))
 
 
 class Incident(Resource):

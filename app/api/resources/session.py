@@ -32,7 +32,8 @@ class Tokens(Resource):
             raise Unauthenticated("Invalid username or password.")
         token, plain = accounts.issue_token(user=user, name=body.get("name", "api"),
                                             ttl_days=body.get("expires_in_days"))
-        return shared(TokenSchema).dump({"token": plain, "expires_at": token.expires_at, "user": user}), 201
+        issued = shared(TokenSchema).dump({"token": plain, "expires_at": token.expires_at, "user": user})
+        return issued, 201, {"Cache-Control": "no-store"}  # a secret: no cache may keep it
 
 
 class CurrentToken(Resource):

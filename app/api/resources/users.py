@@ -1,7 +1,7 @@
 """/users/ and /users/<id>: accounts (admins; technicians may list the technicians)."""
-from flask import url_for
 from flask_restful import Resource
 
+from app.api.links import absolute_url
 from app.api.operations import operation
 from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema, shared
 from app.auth import service as accounts
@@ -27,7 +27,7 @@ class UserList(Resource):
     def post(self, actor, body):
         """A new active account."""
         user = accounts.create_user(**body)
-        return shared(UserSchema).dump(user), 201, {"Location": url_for("api.user", user_id=user.id, _external=True)}
+        return shared(UserSchema).dump(user), 201, {"Location": absolute_url("api.user", user_id=user.id)}
 
 
 class User(Resource):
