@@ -59,11 +59,15 @@ audit: $(VENV)/.dev-installed  ## pip-audit the pinned requirements; --strict fa
 IMAGE ?= incident-portal:latest
 IMAGE_TAR ?= incident-portal.tar
 
-image:  ## Build the Docker image (needs a Docker engine; see docs/deploy.md)
-	docker build --pull -t $(IMAGE) .
+.PHONY: image-test
+image:  ## Build the image: docker when an engine answers, else podman (as root, installed when missing)
+	IMAGE=$(IMAGE) scripts/image.sh build
 
-image-tar: image  ## Export the image to incident-portal.tar with docker save
-	docker save -o $(IMAGE_TAR) $(IMAGE)
+image-tar: image  ## Export the image to incident-portal.tar (docker save / podman save)
+	IMAGE=$(IMAGE) IMAGE_TAR=$(IMAGE_TAR) scripts/image.sh save
+
+image-test: $(VENV)/.dev-installed  ## Build, run and prove the image from outside, export and reload it (root, minutes; not in make test)
+	IMAGE=$(IMAGE) IMAGE_TAR=$(IMAGE_TAR) PYTHON=$(BIN)/python scripts/image-test.sh
 
 .PHONY: screenshots
 screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story in Chromium; PNGs to docs/screenshots/
