@@ -78,6 +78,13 @@ class Config:
     LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 300)
     API_TOKEN_TTL_DAYS = _int("API_TOKEN_TTL_DAYS", 30)
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 8)
+    # Password reset by mail: how long a link works, how often one address may be sent one, how
+    # many /forgot requests one client address may make, and how long /forgot takes to answer at
+    # least (longer than writing a mail, so its time does not tell whether the account exists).
+    PASSWORD_RESET_MAX_AGE_SECONDS = _int("PASSWORD_RESET_MAX_AGE_SECONDS", 3600)
+    PASSWORD_RESET_MAIL_INTERVAL_SECONDS = _int("PASSWORD_RESET_MAIL_INTERVAL_SECONDS", 300)
+    RATELIMIT_FORGOT = os.environ.get("RATELIMIT_FORGOT") or "5 per minute"
+    PASSWORD_RESET_ANSWER_SECONDS = _float("PASSWORD_RESET_ANSWER_SECONDS", 0.1)
 
     # API answers to repeated GETs and the dashboard's body are reused until the next commit to the
     # database, and for at most this long (app/caching.py; SQLite only). 0 turns both off.

@@ -78,15 +78,15 @@ def _busy_timeout(conn, busy_ms: int) -> Iterator[None]:
 
 
 @contextmanager
-def write_transaction() -> Iterator[None]:
+def write_transaction(*, wait_seconds: float | None = None) -> Iterator[None]:
     """One use case = one transaction holding the write lock from its first read; commits once.
 
     Objects loaded earlier in the request are expired and re-read inside it, so every decision
-    is made on current data. Unavailable (503) when the lock is not had within
-    WRITE_LOCK_TIMEOUT_SECONDS: nothing was written, and the caller may try again."""
+    is made on current data. Unavailable (503) when the lock is not had within `wait_seconds`
+    (WRITE_LOCK_TIMEOUT_SECONDS by default): nothing was written, and the caller may try again."""
     session = db.session
     session.rollback()
-    _take_write_lock(write_lock_timeout())
+    _take_write_lock(write_lock_timeout() if wait_seconds is None else wait_seconds)
     try:
         yield
         session.commit()

@@ -140,7 +140,8 @@ class GatedCall:
 
     @property
     def side(self) -> str:
-        return HTML if self.path.startswith(("/ui/", "/login", "/logout", "/static/", "/bootstrap/")) \
+        return HTML if self.path.startswith(("/ui/", "/login", "/logout", "/forgot", "/reset/", "/static/",
+                                             "/bootstrap/")) \
             or self.path in ("/", "/docs") else API
 
 
@@ -173,6 +174,8 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
                                                reads_only=False, subjects=(OTHER,)),
     ("web.reactivate_user", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{inactive_user}/reactivate", {}, ok=302,
                                                reads_only=False, subjects=(OTHER,)),
+    ("web.send_reset_link", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/reset-link", {}, ok=302,
+                                               reads_only=False, subjects=(OTHER,)),
     ("outbox.index", "GET"): GatedCall(ADMIN_ONLY, "/ui/outbox/"),
     ("outbox.retry", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/{failed_mail}/retry", {}, ok=302, reads_only=False),
     ("outbox.retry_failed", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/retry-failed", {}, ok=302, reads_only=False),
@@ -181,6 +184,13 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("auth.login", "POST"): GatedCall(PUBLIC, "/login", {"username": "{username}", "password": PASSWORD}, ok=302,
                                       per_caller=NOT_SIGNED_IN),
     ("auth.logout", "POST"): GatedCall(PUBLIC, "/logout", {}, ok=302),
+    # Password reset: the same answer for anyone; only an active account's own name mails a link.
+    ("auth.forgot_password", "GET"): GatedCall(PUBLIC, "/forgot"),
+    ("auth.forgot_password", "POST"): GatedCall(PUBLIC, "/forgot", {"login": "{username}"}, ok=302, reads_only=False,
+                                                per_caller={ANONYMOUS: 302, DEACTIVATED: 302}),
+    ("auth.reset_password", "GET"): GatedCall(PUBLIC, "/reset/not-a-link", ok=400),
+    ("auth.reset_password", "POST"): GatedCall(PUBLIC, "/reset/not-a-link", {"new_password": PASSWORD,
+                                                                             "confirm": PASSWORD}, ok=400),
     ("static", "GET"): GatedCall(PUBLIC, "/static/css/app.css"),
     ("bootstrap.static", "GET"): GatedCall(PUBLIC, "/bootstrap/static/css/bootstrap.min.css"),
     ("api.docs", "GET"): GatedCall(PUBLIC, "/docs"),
@@ -189,7 +199,10 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.openapi", "GET"): GatedCall(PUBLIC, "/openapi.json"),
     ("api.tokens", "POST"): GatedCall(PUBLIC, "/auth/tokens", {"username": "{username}", "password": PASSWORD},
                                       ok=201, reads_only=False, per_caller={ANONYMOUS: 401, DEACTIVATED: 401}),
+    ("api.tokens", "GET"): GatedCall(LOGIN, "/auth/tokens"),
     ("api.current_token", "DELETE"): GatedCall(LOGIN, "/auth/tokens/current", ok=204, reads_only=False),
+    ("api.token", "DELETE"): GatedCall(LOGIN, "/auth/tokens/{token}", ok=204, reads_only=False,
+                                       subjects=(OWN, OTHER), owner_only=True),
     ("api.me", "GET"): GatedCall(LOGIN, "/me"),
     ("api.incidents", "GET"): GatedCall(LOGIN, "/incidents/"),
     ("api.incidents", "POST"): GatedCall(LOGIN, "/incidents/", NEW_INCIDENT, ok=201, reads_only=False),

@@ -5,7 +5,7 @@ from flask_restful import Api
 from app.api import bp
 from app.api.resources.incidents import Incident, IncidentList
 from app.api.resources.meta import Health, OpenApiDocument, Ready
-from app.api.resources.session import CurrentToken, Me, Tokens
+from app.api.resources.session import CurrentToken, Me, Token, Tokens
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
 
@@ -28,6 +28,7 @@ class ProblemApi(Api):
 api = ProblemApi(bp)
 api.add_resource(Tokens, "/auth/tokens", endpoint="tokens")
 api.add_resource(CurrentToken, "/auth/tokens/current", endpoint="current_token")
+api.add_resource(Token, "/auth/tokens/<id:token_id>", endpoint="token")
 api.add_resource(Me, "/me", endpoint="me")
 api.add_resource(IncidentList, "/incidents/", endpoint="incidents")
 api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")

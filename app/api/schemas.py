@@ -129,6 +129,21 @@ class TokenSchema(Schema):
     user = fields.Nested(UserSchema, required=True)
 
 
+class TokenInfoSchema(Schema):
+    """One of your live tokens, as listed: never the token itself (only its hash is kept)."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    created_at = UTCDateTime(required=True)
+    last_used_at = UTCDateTime(required=True, allow_none=True, metadata={
+        "description": "When the token last authenticated a request, to the minute; null if never."})
+    expires_at = UTCDateTime(required=True, allow_none=True)
+
+
+class TokenListSchema(Schema):
+    items = fields.List(fields.Nested(TokenInfoSchema), required=True)
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 

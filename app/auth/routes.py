@@ -60,3 +60,6 @@ def logout():
     session.clear()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+from app.auth import recovery_routes  # noqa: E402,F401  (its views register on bp, defined above)

@@ -2,23 +2,28 @@
 import hashlib
 import re
 import secrets
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.auth.emails import is_email
 from app.auth.roles import Role
 from app.auth.usernames import username_key
 from app.database import write_transaction
-from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed
+from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed, Unavailable
 from app.extensions import db
 from app.models import ApiToken, User, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 # Names and labels are one line of text; PostgreSQL cannot store NUL at all.
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# How stale a token's last_used_at may get: it is written at most this often, and only when the
+# write lock is free within a moment.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_LOCK_WAIT_SECONDS = 0.05
 # Checked against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH: dict[str, str] = {}
 
@@ -207,7 +212,18 @@ def user_for_token(plain: str, *, now: datetime | None = None) -> tuple[User, Ap
         return None
     if not token.user.active:
         return None
+    _note_use(token, now)
     return token.user, token
+
+
+def _note_use(token: ApiToken, now: datetime) -> None:
+    """Record when the token was last used, at most once a minute: a write on every request would
+    queue every API read behind the database's single write lock. Bookkeeping only: when the lock
+    is not free at once, this use goes unrecorded rather than hold up (or refuse) the request."""
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with suppress(Unavailable), write_transaction(wait_seconds=LAST_USED_LOCK_WAIT_SECONDS):
+        db.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
 
 
 def revoke_token(*, token: ApiToken) -> None:
@@ -216,11 +232,23 @@ def revoke_token(*, token: ApiToken) -> None:
             token.revoked_at = utcnow()
 
 
-def list_tokens(*, user: User) -> list[ApiToken]:
+def list_tokens(*, user: User, now: datetime | None = None) -> list[ApiToken]:
+    """The user's live tokens (neither revoked nor expired), newest first."""
+    now = now or utcnow()
     return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     ))
+
+
+def revoke_own_token(*, user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's own live tokens; anyone else's, or none, is NotFound."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise NotFound(f"Token {token_id} was not found.")
+    revoke_token(token=token)
+    return token
 
 
 def _revoke_all_tokens(user: User) -> None:

@@ -1,11 +1,9 @@
 """The user's own account: change password, create and revoke API tokens."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user
 
 from app.auth import service as accounts
 from app.exceptions import InvalidInput
-from app.extensions import db
-from app.models import ApiToken
 from app.web import bp
 from app.web.feedback import show_field_errors
 from app.web.forms import PasswordForm, TokenForm
@@ -73,10 +71,7 @@ def create_token():
 @bp.post("/ui/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    """Revoke one of one's own tokens."""
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
-        abort(404)
-    accounts.revoke_token(token=token)
+    """Revoke one of one's own tokens (anyone else's is a 404)."""
+    token = accounts.revoke_own_token(user=current_user, token_id=token_id)
     flash(f"Token “{token.name}” was revoked.", "success")
     return redirect(url_for("web.account"))

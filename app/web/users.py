@@ -1,6 +1,8 @@
-"""Admin pages for accounts: list, create, change role, deactivate and reactivate."""
+"""Admin pages for accounts: list, create, change role, deactivate and reactivate, send a reset link."""
 from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
 
+from app.auth import recovery
 from app.auth import service as accounts
 from app.auth.decorators import role_required
 from app.auth.roles import Role
@@ -66,6 +68,20 @@ def reactivate_user(user_id: int):
     """Let a deactivated user log in again."""
     user = accounts.get_user(user_id)
     return _update_and_say(user, lambda: f"{user.username} is active again.", active=True)
+
+
+@bp.post("/ui/users/<id:user_id>/reset-link")
+@role_required(Role.ADMIN)
+def send_reset_link(user_id: int):
+    """Mail a user a link to choose a new password."""
+    user = accounts.get_user(user_id)
+    try:
+        recovery.send_reset_link(user=user, sent_by=current_user._get_current_object())
+    except DomainError as exc:
+        flash_refusal(exc)
+    else:
+        flash(f"A password reset link is on its way to {user.username} ({user.email}).", "success")
+    return redirect(url_for("web.users"))
 
 
 def _update_and_say(user, success, **changes):

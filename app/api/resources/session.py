@@ -1,11 +1,12 @@
-"""/auth/tokens, /auth/tokens/current and /me: getting, dropping and checking API credentials."""
+"""/auth/tokens, /auth/tokens/<id>, /auth/tokens/current and /me: getting, listing, dropping and
+checking API credentials."""
 from flask import Response, current_app
 from flask_restful import Resource
 from werkzeug.exceptions import BadRequest
 
 from app.api.auth import Unauthenticated, current_identity
 from app.api.operations import operation
-from app.api.schemas import TokenRequestSchema, TokenSchema, UserSchema, shared
+from app.api.schemas import TokenListSchema, TokenRequestSchema, TokenSchema, UserSchema, shared
 from app.auth import service as accounts
 from app.extensions import limiter
 
@@ -18,6 +19,13 @@ class Tokens(Resource):
     """Bearer tokens."""
 
     tag = "auth"
+
+    @operation("List your tokens", returns=TokenListSchema,
+               description="Your live tokens (not revoked, not expired), newest first. The tokens themselves "
+                           "are never shown again; `last_used_at` is kept to the minute.")
+    def get(self, actor):
+        """The caller's live tokens."""
+        return shared(TokenListSchema).dump({"items": accounts.list_tokens(user=actor)})
 
     @limiter.limit(_token_limit)
     @operation("Get a bearer token", body=TokenRequestSchema, status=201, returns=TokenSchema, public=True,
@@ -49,9 +57,21 @@ class CurrentToken(Resource):
         if token is None:
             raise BadRequest("This request used HTTP Basic credentials; there is no token to revoke.")
         accounts.revoke_token(token=token)
-        response = Response(status=204)
-        response.headers.remove("Content-Type")  # nothing follows, so no type either
-        return response
+        return _no_content()
+
+
+class Token(Resource):
+    """One of the caller's tokens."""
+
+    tag = "auth"
+
+    @operation("Revoke one of your tokens", status=204, errors=(404,),
+               description="The token stops working at once. Someone else's token, or an unknown, revoked "
+                           "or expired one, is 404.")
+    def delete(self, token_id, actor):
+        """Revoke a token of the caller's by id."""
+        accounts.revoke_own_token(user=actor, token_id=token_id)
+        return _no_content()
 
 
 class Me(Resource):
@@ -63,3 +83,10 @@ class Me(Resource):
     def get(self, actor):
         """The authenticated user."""
         return shared(UserSchema).dump(actor)
+
+
+def _no_content() -> Response:
+    """204: nothing follows, so no Content-Type either."""
+    response = Response(status=204)
+    response.headers.remove("Content-Type")
+    return response
