@@ -55,6 +55,9 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 6)
     OUTBOX_BACKOFF_SECONDS = _int("OUTBOX_BACKOFF_SECONDS", 30)
     OUTBOX_POLL_SECONDS = _int("OUTBOX_POLL_SECONDS", 5)
+    # A sender's claim on the mail it is sending is a lease it renews every third of this while it
+    # works; a sender that dies stops renewing, and another takes the mail over when it lapses.
+    OUTBOX_LEASE_SECONDS = _int("OUTBOX_LEASE_SECONDS", 30)
     # The in-process sender; deployments that run `flask outbox worker` apart switch it off.
     OUTBOX_BACKGROUND_SENDER = _bool("OUTBOX_BACKGROUND_SENDER", True)
 

@@ -11,6 +11,7 @@ from email.utils import parseaddr
 import flask_mail
 from flask import current_app
 
+from app.extensions import db
 from app.incidents.references import reference
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
@@ -50,24 +51,32 @@ def drain(*, worker: str | None = None, stop: threading.Event | None = None) -> 
     worker = worker or worker_name()
     started = utcnow()
     result = DrainResult()
-    for message_id in outbox.reclaim_stale(now=started):
-        log.warning("Outbox message #%s: took back a stale claim", message_id)
+    for message_id in outbox.reclaim_lapsed(now=started):
+        log.warning("Outbox message #%s: its sender's lease lapsed; taken over", message_id)
     with _Transport() as transport:
         while batch := outbox.claim_due(worker=worker, now=started):
-            for position, message_id in enumerate(batch):
-                if stop is not None and stop.is_set():
-                    result.released = outbox.release(message_ids=batch[position:], worker=worker)
-                    return result
-                try:
-                    _deliver(transport, message_id, worker, result)
-                except SmtpUnreachable as exc:
-                    result.unreachable = str(exc)
-                    result.released = outbox.release(message_ids=batch[position:], worker=worker,
-                                                     unreachable=str(exc))
-                    log.warning("SMTP server %s unreachable (%s); %s message(s) wait in the outbox",
-                                transport.address, exc, outbox.backlog().waiting)
+            with _LeaseKeeper(worker):
+                if _send_batch(transport, batch, worker, result, stop):
                     return result
     return result
+
+
+def _send_batch(transport: "_Transport", batch: list[int], worker: str, result: DrainResult,
+                stop: threading.Event | None) -> bool:
+    """Send one claimed batch; True when the pass must end (stop requested, or server unreachable)."""
+    for position, message_id in enumerate(batch):
+        if stop is not None and stop.is_set():
+            result.released = outbox.release(message_ids=batch[position:], worker=worker)
+            return True
+        try:
+            _deliver(transport, message_id, worker, result)
+        except SmtpUnreachable as exc:
+            result.unreachable = str(exc)
+            result.released = outbox.release(message_ids=batch[position:], worker=worker, unreachable=str(exc))
+            log.warning("SMTP server %s unreachable (%s); %s message(s) wait in the outbox",
+                        transport.address, exc, outbox.backlog().waiting)
+            return True
+    return False
 
 
 def _deliver(transport: "_Transport", message_id: int, worker: str, result: DrainResult) -> None:
@@ -147,6 +156,36 @@ def describe(exc: BaseException) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _LeaseKeeper:
+    """While a batch is being sent, renews its lease every third of OUTBOX_LEASE_SECONDS from a
+    thread of its own, so a long SMTP conversation keeps the claim and a dead sender loses it."""
+
+    def __init__(self, worker: str) -> None:
+        self._app = current_app._get_current_object()
+        self._worker = worker
+        self._interval = max(0.2, self._app.config["OUTBOX_LEASE_SECONDS"] / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"outbox-lease-{worker}"[:60], daemon=True)
+
+    def __enter__(self) -> "_LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._app.app_context():
+            while not self._stop.wait(self._interval):
+                try:
+                    outbox.renew_leases(worker=self._worker)
+                except Exception:  # a busy or unreachable database: the next renewal tries again
+                    log.exception("Outbox sender %s could not renew its lease", self._worker)
+                finally:
+                    db.session.remove()
 
 
 class _Connection(flask_mail.Connection):

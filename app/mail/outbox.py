@@ -43,12 +43,9 @@ def backoff_for(attempts: int) -> timedelta:
     return timedelta(seconds=current_app.config["OUTBOX_BACKOFF_SECONDS"] * 2 ** max(attempts - 1, 0))
 
 
-def claim_ttl() -> timedelta:
-    """How long a claim may last before another sender takes the row back.
-
-    A batch cannot legitimately outlast every message in it timing out on connect, greeting,
-    envelope and data, so a claim older than that belongs to a sender that died."""
-    return timedelta(seconds=BATCH_SIZE * 6 * current_app.config["MAIL_TIMEOUT_SECONDS"])
+def lease() -> timedelta:
+    """How long a claim lasts unless its sender renews it (claimed_at is the last renewal)."""
+    return timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
 
 
 def claim_due(*, worker: str, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
@@ -149,18 +146,37 @@ def release(*, message_ids: Iterable[int], worker: str, unreachable: str | None 
     return result.rowcount
 
 
-def reclaim_stale(*, now: datetime) -> list[int]:
-    """Take back rows whose sender died mid-claim; each counts as a failed attempt, so a message
-    that crashes its sender every time ends up `failed` instead of looping forever."""
-    is_stale = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - claim_ttl())
-    if not _any(*is_stale):
+def renew_leases(*, worker: str) -> int:
+    """Our sender is alive: every row it holds is leased from now again; how many."""
+    with write_transaction():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker)
+            .values(claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount
+
+
+def reclaim_lapsed(*, now: datetime) -> list[int]:
+    """Take back rows whose sender stopped renewing its lease (it died mid-send): pending and due
+    again, with no attempt counted, since no server refused them. Their ids.
+
+    The dead sender may have handed a message over just before it died, so it can arrive twice,
+    with the same Message-ID. A message that killed its sender every time would be tried again
+    each time; every takeover is logged."""
+    lapsed = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - lease())
+    if not _any(*lapsed):
         return []
     with write_transaction():
-        stale = list(db.session.scalars(select(OutboxMessage).where(*is_stale).with_for_update(skip_locked=True)))
-        for message in stale:
-            _count_failure(message, f"claim by {message.claimed_by} expired; the sender probably stopped "
-                                    "mid-send, so the message may have gone out already")
-        ids = [message.id for message in stale]
+        rows = list(db.session.scalars(select(OutboxMessage).where(*lapsed).with_for_update(skip_locked=True)))
+        for message in rows:
+            message.last_error = _clip(f"the lease of {message.claimed_by} lapsed (the sender stopped mid-send); "
+                                       "sent again, so it may arrive twice")
+            message.status = OutboxStatus.PENDING
+            message.claimed_by = None
+            message.claimed_at = None
+        ids = [message.id for message in rows]
     return ids
 
 

@@ -1,5 +1,5 @@
 """Delivery from the outbox against a real SMTP server: outages, refusals, dropped connections,
-backoff, the last attempt, retries, stale claims. One `drain()` is one pass of any sender."""
+backoff, the last attempt, retries, lapsed leases. One `drain()` is one pass of any sender."""
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -192,26 +192,24 @@ def test_retry_refuses_a_message_that_has_not_failed(app, smtp, people, make_mai
     assert outbox_rows()[-1].status == OutboxStatus.SENT
 
 
-def test_a_stale_claim_is_taken_back_and_delivered(app, smtp, people, make_mail, outbox_rows):
-    """A sender that died mid-claim: its row is reclaimed (one attempt counted) and sent once.
-    A fresh claim by a live sender is left alone."""
+def test_a_lapsed_lease_is_taken_over_and_delivered(app, smtp, people, make_mail, outbox_rows):
+    """A sender that died mid-claim: its row is taken back (no attempt counted) and sent once.
+    A lease its live sender renewed is left alone."""
     message = make_mail()
     factories.make_incident(people["reporter_other"])
     live_row = outbox_rows()[-1]
     _set(message.id, status=OutboxStatus.SENDING, claimed_by="dead-host:1:outbox-sender",
-         claimed_at=utcnow() - outbox.claim_ttl() - timedelta(seconds=1))
+         claimed_at=utcnow() - outbox.lease() - timedelta(seconds=1))
     _set(live_row.id, status=OutboxStatus.SENDING, claimed_by="live-host:2:outbox-sender", claimed_at=utcnow())
 
-    drain()
-    reclaimed = next(m for m in outbox_rows() if m.id == message.id)
-    assert (reclaimed.status, reclaimed.attempts, reclaimed.claimed_by) == (OutboxStatus.PENDING, 1, None)
-    assert "expired" in reclaimed.last_error
     result = drain()
 
     by_id = {m.id: m for m in outbox_rows()}
-    assert (by_id[message.id].status, by_id[message.id].attempts) == (OutboxStatus.SENT, 2)
-    assert by_id[live_row.id].status == OutboxStatus.SENDING
-    assert result.sent_ids == [message.id]
+    assert (by_id[message.id].status, by_id[message.id].attempts) == (OutboxStatus.SENT, 1)
+    assert "lapsed" in by_id[message.id].last_error
+    assert (by_id[live_row.id].status, by_id[live_row.id].claimed_by) == (OutboxStatus.SENDING,
+                                                                          "live-host:2:outbox-sender")
+    assert message.id in result.sent_ids and live_row.id not in result.sent_ids
     assert [m.mail["Subject"] for m in smtp.inbox.messages if m.rcpt_tos == (message.recipient,)] == [
         message.subject]
 
