@@ -73,6 +73,11 @@ image-test: $(VENV)/.dev-installed  ## Build, run and prove the image from outsi
 screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story in Chromium; PNGs to docs/screenshots/
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py
 
+.PHONY: demo
+demo: $(VENV)/.dev-installed chromium  ## Record the main story in Chromium: docs/demo/story.webm + poster.png (installs Debian's ffmpeg)
+	@scripts/ensure-debian-package /usr/bin/ffmpeg ffmpeg "the demo video (make demo)"
+	PYTHONPATH=. $(BIN)/python scripts/demo.py
+
 .PHONY: bench
 bench: $(VENV)/.dev-installed wrk  ## wrk against 1k/100k/1M incidents and a baseline (minutes; BENCH_SIZES=1k BENCH_DURATION=3 is quick)
 	$(BIN)/python -m bench.run
