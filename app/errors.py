@@ -20,8 +20,9 @@ def is_api_request() -> bool:
 
 
 def problem(status: int, detail: str | None = None, *, title: str | None = None,
-            errors: dict[str, list[str]] | None = None, headers: dict | None = None) -> Response:
-    """An application/problem+json response."""
+            errors: dict[str, list[str]] | None = None, headers: dict | None = None,
+            extra: dict | None = None) -> Response:
+    """An application/problem+json response; `extra` adds members of the refusal's own."""
     phrase = _phrase(status)
     body = {
         "type": "about:blank",
@@ -31,6 +32,7 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
     }
     if errors is not None:
         body["errors"] = errors
+    body.update(extra or {})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -66,7 +68,7 @@ def handle_domain_error(exc: DomainError):
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
     if is_api_request():
         errors = exc.errors if isinstance(exc, InvalidInput) else None
-        return problem(exc.status, exc.message, errors=errors, headers=headers)
+        return problem(exc.status, exc.message, errors=errors, headers=headers, extra=exc.extra)
     page, status = _html_error(exc.status, exc.message)
     return page, status, headers
 

@@ -6,6 +6,8 @@ class DomainError(Exception):
 
     status = 400
     retry_after: int | None = None  # seconds; answered as a Retry-After header when set
+    # More members of its problem+json body, e.g. the incidents a refusal is about (plain JSON values).
+    extra: dict | None = None
 
     def __init__(self, message: str):
         super().__init__(message)

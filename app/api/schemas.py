@@ -104,7 +104,7 @@ class IncidentPageSchema(Schema):
 
 class EventSchema(Schema):
     """One timeline entry. `changes` maps a field to [old, new]; `body` is a comment, the
-    resolution notes or a reopen reason."""
+    resolution notes, a reopen reason or why a leaving technician's incident was handed over."""
 
     id = fields.Integer(required=True)
     kind = fields.Enum(EventKind, by_value=fields.String, required=True)
@@ -148,14 +148,25 @@ class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 
 
+class IncidentRefSchema(Schema):
+    """An incident named in a refusal."""
+
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True, metadata={"example": "INC-42"})
+    title = fields.String(required=True)
+    status = fields.Enum(Status, by_value=fields.String, required=True)
+
+
 class ProblemSchema(Schema):
-    """RFC 9457 problem details; `errors` lists messages per field on 422."""
+    """RFC 9457 problem details; `errors` lists messages per field on 422; `incidents` lists the
+    incidents a 409 is about (a technician's active ones, when deactivating or demoting them)."""
 
     type = fields.String(required=True)
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    incidents = fields.List(fields.Nested(IncidentRefSchema))
 
 
 # ---- input ----------------------------------------------------------------------------------
@@ -227,6 +238,10 @@ class UserUpdateSchema(Input):
     active = StrictBoolean()
     name = fields.String(validate=[validate.Length(min=1, max=120), Pattern(NO_CONTROL_CHARS)])
     email = EmailAddress()
+    reassign_to = _id(metadata={"description": "When deactivating or demoting a technician: the id of another "
+                                               "active technician who takes their active incidents."})
+    unassign = StrictBoolean(metadata={"description": "When deactivating or demoting a technician: `true` puts "
+                                                      "their active incidents back to `open`, unassigned."})
 
 
 SORT_CHOICES = [prefix + key for key in SORTS for prefix in ("-", "")]

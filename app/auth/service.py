@@ -15,6 +15,7 @@ from app.auth.usernames import username_key
 from app.database import write_transaction
 from app.exceptions import InvalidInput, NotFound, TransitionNotAllowed, Unavailable
 from app.extensions import db
+from app.incidents import handover
 from app.models import ApiToken, User, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -121,8 +122,11 @@ def create_user(*, username: str, password: str, role, name: str | None = None,
 
 
 def update_user(*, user: User, role=None, active: bool | None = None, name: str | None = None,
-                email: str | None = None) -> User:
-    """Change role, name, email, or (de)activate. Deactivation also revokes the user's tokens."""
+                email: str | None = None, actor: User | None = None, reassign_to: int | None = None,
+                unassign: bool = False) -> User:
+    """Change role, name, email, or (de)activate. Deactivation also revokes the user's tokens. A
+    technician taken off duty hands their active incidents to `reassign_to` or back to open
+    (`unassign`), the `actor` (the admin) making those moves; saying neither is refused (409)."""
     errors: dict[str, list[str]] = {}
     _validate_profile(name=name, email=email, role=role, errors=errors)
     if active is not None and not isinstance(active, bool):
@@ -135,6 +139,8 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
         if leaves_admins and _active_admins() <= 1:
             raise TransitionNotAllowed(f"{user.username} is the last active admin; make someone else "
                                        "an admin first.")
+        handover.hand_over(actor=actor, user=user, role=role, active=active, reassign_to=reassign_to,
+                           unassign=unassign)
         if role is not None:
             user.role = Role(role)
         if name is not None:

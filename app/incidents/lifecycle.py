@@ -36,9 +36,15 @@ class Actor(Protocol):
     role: Role
 
 
+class Assignee(Protocol):
+    role: Role
+    active: bool
+
+
 class IncidentLike(Protocol):
     reporter_id: int
     technician_id: int | None
+    technician: Assignee | None
     status: Status
 
 
@@ -48,6 +54,11 @@ def is_reporter_of(user: Actor, incident: IncidentLike) -> bool:
 
 def is_assignee_of(user: Actor, incident: IncidentLike) -> bool:
     return incident.technician_id is not None and incident.technician_id == user.id
+
+
+def can_hold_incidents(user: Assignee | None) -> bool:
+    """Only an active technician can be assigned incidents, or keep them."""
+    return user is not None and user.role == Role.TECHNICIAN and user.active
 
 
 def can_see(user: Actor, incident: IncidentLike) -> bool:
@@ -105,7 +116,7 @@ def editable_states(user: Actor, incident: IncidentLike) -> frozenset[Status]:
     return frozenset(states)
 
 
-# Where each move leads. REOPEN depends on whether a technician is set.
+# Where each move leads. REOPEN depends on whether the incident still has a technician who can hold it.
 TARGET: dict[Action, Status] = {
     Action.ASSIGN: Status.ASSIGNED,
     Action.START: Status.IN_PROGRESS,
@@ -125,7 +136,8 @@ MOVE_FOR_STATUS: dict[Status, Action] = {
 def target_status(action: Action, incident: IncidentLike) -> Status:
     """The status an incident lands in after `action`."""
     if action == Action.REOPEN:
-        return Status.ASSIGNED if incident.technician_id is not None else Status.OPEN
+        # A technician deactivated or moved to another role since cannot take it back: to triage.
+        return Status.ASSIGNED if can_hold_incidents(incident.technician) else Status.OPEN
     return TARGET[action]
 
 

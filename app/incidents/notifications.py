@@ -32,6 +32,12 @@ def incident_assigned(incident: Incident, *, previous_technician: User | None) -
     _queue(incident, "assigned_reporter", incident.reporter, label, queued, **extra)
 
 
+def incident_unassigned(incident: Incident, *, previous_technician: User) -> None:
+    """The reporter: their incident lost its technician and waits to be assigned again."""
+    _queue(incident, "unassigned_reporter", incident.reporter, "Unassigned", set(),
+           previous_technician=previous_technician)
+
+
 def incident_resolved(incident: Incident) -> None:
     """The reporter, with the resolution notes."""
     _queue(incident, "resolved", incident.reporter, "Resolved", set())

@@ -14,7 +14,15 @@ from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionN
 from app.extensions import db
 from app.incidents import notifications, tallies
 from app.incidents.enums import EventKind, Status
-from app.incidents.lifecycle import MOVE_FOR_STATUS, Action, Decision, decide, may_create, target_status
+from app.incidents.lifecycle import (
+    MOVE_FOR_STATUS,
+    Action,
+    Decision,
+    can_hold_incidents,
+    decide,
+    may_create,
+    target_status,
+)
 from app.incidents.validation import validate_details, validate_note
 from app.models import Incident, IncidentEvent, User, utcnow
 
@@ -104,9 +112,22 @@ def close_incident(*, actor: User, incident: Incident, expected_version: int | N
 
 def reopen_incident(*, actor: User, incident: Incident, reason: str,
                     expected_version: int | None = None, at: datetime | None = None) -> Incident:
-    """resolved/closed -> assigned (technician set) or open, with a reason."""
+    """resolved/closed -> assigned (to its technician, if they can still hold it) or open, with a reason."""
     return update_incident(actor=actor, incident=incident, status=Status.OPEN, reason=reason,
                            expected_version=expected_version, at=at)
+
+
+def hand_over_incident(*, actor: User, incident: Incident, technician_id: int | None, note: str,
+                       now: datetime) -> None:
+    """Reassign an active incident to `technician_id`, or put it back to `open` when None, `note`
+    saying why on the timeline. A step of a larger use case (a technician leaving: see
+    `app.incidents.handover`), so it runs inside that use case's transaction and does not commit."""
+    counted_as = tallies.snapshot(incident)
+    if technician_id is None:
+        _unassign(actor, incident, now, note=note)
+    else:
+        _assign(actor, incident, technician_id, now, note=note)
+    tallies.move(counted_as, tallies.snapshot(incident))
 
 
 def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | None = None) -> IncidentEvent:
@@ -159,10 +180,11 @@ def _edit(actor: User, incident: Incident, details: dict[str, Any], now: datetim
         _record(incident, actor, EventKind.EDITED, now, changes=changes)
 
 
-def _assign(actor: User, incident: Incident, technician_id: int | None, now: datetime) -> None:
+def _assign(actor: User, incident: Incident, technician_id: int | None, now: datetime, *,
+            note: str | None = None) -> None:
     _authorize(actor, Action.ASSIGN, incident)
     technician = db.session.get(User, technician_id) if isinstance(technician_id, int) else None
-    if technician is None or technician.role != Role.TECHNICIAN or not technician.active:
+    if not can_hold_incidents(technician):
         raise InvalidInput.field("technician_id", "Must be the id of an active technician.")
     if technician.id == incident.technician_id:
         return
@@ -174,8 +196,29 @@ def _assign(actor: User, incident: Incident, technician_id: int | None, now: dat
     incident.assigned_at = now
     incident.updated_at = now
     _record(incident, actor, EventKind.ASSIGNED, now, from_status=from_status, to_status=Status.ASSIGNED,
-            changes={"technician": [previous.username if previous else None, technician.username]})
+            changes={"technician": [previous.username if previous else None, technician.username]}, body=note)
     notifications.incident_assigned(incident, previous_technician=previous)
+
+
+def _unassign(actor: User, incident: Incident, now: datetime, *, note: str) -> None:
+    """Back to `open`, without a technician: the incident returns to triage."""
+    _authorize(actor, Action.ASSIGN, incident)
+    from_status = incident.status
+    previous = _drop_technician(incident)
+    incident.status = Status.OPEN
+    incident.updated_at = now
+    _record(incident, actor, EventKind.STATUS_CHANGED, now, from_status=from_status, to_status=Status.OPEN,
+            changes={"technician": [previous.username, None]}, body=note)
+    notifications.incident_unassigned(incident, previous_technician=previous)
+
+
+def _drop_technician(incident: Incident) -> User:
+    """Clear the incident's technician; returns who it was."""
+    previous = incident.technician
+    incident.technician_id = None
+    incident.technician = None
+    incident.assigned_at = None
+    return previous
 
 
 _EVENT_FOR_MOVE = {
@@ -192,7 +235,7 @@ def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
     _authorize(actor, action, incident)
     from_status = incident.status
     to_status = target_status(action, incident)
-    body = None
+    body = changes = None
     if action == Action.RESOLVE:
         incident.resolution_notes = validate_note(resolution_notes, field="resolution_notes")
         incident.resolved_at = now
@@ -203,10 +246,12 @@ def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
         body = validate_note(reason, field="reason")
         incident.resolved_at = None
         incident.closed_at = None
+        if to_status == Status.OPEN and incident.technician is not None:
+            changes = {"technician": [_drop_technician(incident).username, None]}
     incident.status = to_status
     incident.updated_at = now
     _record(incident, actor, _EVENT_FOR_MOVE[action], now, from_status=from_status, to_status=to_status,
-            body=body)
+            body=body, changes=changes)
     if action == Action.RESOLVE:
         notifications.incident_resolved(incident)
 

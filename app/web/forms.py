@@ -3,7 +3,7 @@
 Field names match the domain's field names, so an `InvalidInput` from a service lands next to
 the field it is about (see `feedback.show_field_errors`)."""
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import HiddenInput
 
@@ -102,6 +102,15 @@ class RoleForm(FlaskForm):
     """Change one user's role (one per table row, told apart by prefix)."""
 
     role = SelectField("Role", choices=enum_choices(Role))
+
+
+class HandoverForm(FlaskForm):
+    """Where a leaving technician's active incidents go, sent with the deactivation or role change:
+    to another technician, or back to open. The domain checks the choice (one of them, a technician
+    who can take them); the view fills the choices."""
+
+    reassign_to = SelectField("Reassign to", coerce=optional_int, validate_choice=False, validators=[Optional()])
+    unassign = BooleanField("Unassign (back to open)")
 
 
 class PasswordForm(FlaskForm):

@@ -1,15 +1,37 @@
-"""Admin pages for accounts: list, create, change role, deactivate and reactivate, send a reset link."""
-from flask import flash, redirect, render_template, url_for
+"""Admin pages for accounts: list, create, change role, deactivate and reactivate (handing over a
+leaving technician's active incidents), send a reset link."""
+from dataclasses import dataclass
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from app.auth import recovery
 from app.auth import service as accounts
 from app.auth.decorators import role_required
 from app.auth.roles import Role
 from app.exceptions import DomainError, InvalidInput
+from app.incidents.handover import IncidentsHeld, held_incidents
+from app.incidents.service import technicians
+from app.models import Incident, User
 from app.web import bp
 from app.web.feedback import flash_refusal, show_field_errors
-from app.web.forms import NewUserForm, RoleForm
+from app.web.forms import HandoverForm, NewUserForm, RoleForm
+
+
+@dataclass
+class Handover:
+    """The panel shown when a change would take a technician holding active incidents off duty:
+    the incidents, and the change again with a place for them to go."""
+
+    user: User
+    incidents: list[Incident]
+    form: HandoverForm
+    action: str
+    """The URL the change is sent to again."""
+    role_field: str | None
+    role: str | None
+    """The role asked for, sent again in the row form's field; None for a deactivation."""
 
 
 def role_form(user, *, submitted: bool = False) -> RoleForm:
@@ -18,11 +40,23 @@ def role_form(user, *, submitted: bool = False) -> RoleForm:
     return RoleForm(prefix=prefix) if submitted else RoleForm(formdata=None, prefix=prefix, role=user.role.value)
 
 
-def _render_users(new_form: NewUserForm, submitted: dict[int, RoleForm] | None = None, status: int = 200):
+def handover_form(user: User) -> HandoverForm:
+    """The submitted hand-over choice, offering the active technicians other than `user`."""
+    form = HandoverForm()
+    form.reassign_to.choices = [SelectChoice("", "Choose a technician…")] + [
+        SelectChoice(technician.id, f"{technician.name} ({technician.username})")
+        for technician in technicians() if technician.id != user.id
+    ]
+    return form
+
+
+def _render_users(new_form: NewUserForm, submitted: dict[int, RoleForm] | None = None, status: int = 200,
+                  handover: Handover | None = None):
     """The users page, with a submitted row form (and its errors) in place of a fresh one."""
     users = accounts.list_users()
     role_forms = {user.id: role_form(user) for user in users} | (submitted or {})
-    return render_template("web/users.html", users=users, role_forms=role_forms, new_form=new_form), status
+    return render_template("web/users.html", users=users, role_forms=role_forms, new_form=new_form,
+                           handover=handover), status
 
 
 @bp.route("/ui/users/", methods=["GET", "POST"])
@@ -50,7 +84,8 @@ def change_role(user_id: int):
     form = role_form(user, submitted=True)
     if not form.validate_on_submit():
         return _render_users(NewUserForm(formdata=None), {user.id: form}, status=422)
-    return _update_and_say(user, lambda: f"{user.username} is now {user.role.value}.", role=form.role.data)
+    return _update_and_say(user, lambda: f"{user.username} is now {user.role.value}.", role=form.role.data,
+                           role_field=form.role.name)
 
 
 @bp.post("/ui/users/<id:user_id>/deactivate")
@@ -84,12 +119,29 @@ def send_reset_link(user_id: int):
     return redirect(url_for("web.users"))
 
 
-def _update_and_say(user, success, **changes):
-    """One account change: a success flash, or the refusal as a danger flash; back to the list."""
+def _update_and_say(user, success, role_field: str | None = None, **changes):
+    """One account change: a success flash, or the refusal as a danger flash; back to the list. When
+    a technician leaving duty holds active incidents, the page asks where they go instead."""
+    form = handover_form(user)
+    if not form.validate():
+        return _render_handover(user, form, role_field, changes, status=422)
     try:
-        accounts.update_user(user=user, **changes)
+        accounts.update_user(user=user, actor=current_user._get_current_object(),
+                             reassign_to=form.reassign_to.data, unassign=form.unassign.data, **changes)
+    except IncidentsHeld:
+        return _render_handover(user, form, role_field, changes, status=409)
+    except InvalidInput as exc:
+        show_field_errors(form, exc)
+        return _render_handover(user, form, role_field, changes, status=422)
     except DomainError as exc:
         flash_refusal(exc)
     else:
         flash(success(), "success")
     return redirect(url_for("web.users"))
+
+
+def _render_handover(user: User, form: HandoverForm, role_field: str | None, changes: dict, status: int):
+    """The users page with the hand-over panel for the change asked of `user`."""
+    handover = Handover(user=user, incidents=held_incidents(user), form=form, action=request.path,
+                        role_field=role_field, role=changes.get("role"))
+    return _render_users(NewUserForm(formdata=None), status=status, handover=handover)

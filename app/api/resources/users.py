@@ -43,8 +43,14 @@ class User(Resource):
     @operation("Change a user", body=UserUpdateSchema, returns=UserSchema, roles=(Role.ADMIN,), errors=(404, 409),
                description="Change the role, name or email, or deactivate (`active: false`): a deactivated "
                            "user cannot log in and their tokens stop working. Users are never deleted. "
-                           "Demoting or deactivating the last active admin is refused (409).")
+                           "Demoting or deactivating the last active admin is refused (409). Deactivating "
+                           "a technician, or giving them another role, while they hold active incidents "
+                           "(assigned or in progress) is refused (409, the problem's `incidents` lists them) "
+                           "unless the body says where they go: `reassign_to` (another active technician; "
+                           "an in-progress incident goes back to `assigned`) or `unassign: true` (back to "
+                           "`open`). Each incident moved gets a timeline event and mail. Not both (422); "
+                           "only with `active: false` or a `role` that takes a technician off duty (422).")
     def patch(self, user_id, actor, body):
-        """Role, name, email or active flag."""
+        """Role, name, email or active flag; a leaving technician's incidents handed over."""
         user = accounts.get_user(user_id)
-        return shared(UserSchema).dump(accounts.update_user(user=user, **body))
+        return shared(UserSchema).dump(accounts.update_user(user=user, actor=actor, **body))
