@@ -26,7 +26,7 @@ from tests.load.report import report
 MAX_EXAMPLES = 25
 ROLES = (Role.ADMIN, Role.TECHNICIAN, Role.REPORTER)
 # A well-formed request can still be refused by a domain rule the document can only describe:
-# a move that needs notes, an assignee who is not an active technician, a taken username (422),
+# an assignee who is not an active technician, a taken username (422),
 # or a stale version / If-Match (412). Everything else keeps schemathesis' defaults.
 CONFIG = schemathesis.Config.from_dict({
     "checks": {"positive_data_acceptance": {

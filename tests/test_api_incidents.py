@@ -92,10 +92,10 @@ def test_edit_assign_and_move_in_one_request(client, people, headers):
 
 
 def test_assigning_with_status_assigned_is_the_assignment(client, people, headers):
-    """{"status": "assigned", "technician_id": n} is one move; "assigned" alone is refused (409)."""
+    """{"status": "assigned", "technician_id": n} is one move; "assigned" alone is refused (422)."""
     incident = factories.make_incident(people["reporter"])
     alone = client.put(f"/incidents/{incident.id}", headers=headers["admin"], json={"status": "assigned"})
-    assert_problem(alone, 409)
+    assert_problem(alone, 422, "technician_id")
     response = client.put(f"/incidents/{incident.id}", headers=headers["admin"],
                           json={"status": "Assigned", "technician_id": people["tech"].id})
     assert response.get_json()["status"] == "assigned"

@@ -10,7 +10,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 from werkzeug.routing import Rule
 
-from app.api.schemas import ProblemSchema
+from app.api.fields import choice_pattern
+from app.api.schemas import GoesWith, IncidentUpdateSchema, ProblemSchema
 from app.models import MAX_ID
 
 OPENAPI_VERSION = "3.1.0"
@@ -86,6 +87,18 @@ def _operation(op, resource, method: str, has_id: bool) -> dict:
     return doc
 
 
+def move_rules(moves: tuple[GoesWith, ...]) -> dict:
+    """A body's move rules as JSON Schema (2020-12, as OpenAPI 3.1 reads it): the status needs its
+    field, and a field sent with one move only needs that status."""
+    rules = []
+    for rule in moves:
+        move = {"required": ["status"], "properties": {"status": {"pattern": choice_pattern((rule.status,))}}}
+        rules.append({"if": move, "then": {"required": [rule.field]}})
+        if rule.only:
+            rules.append({"if": {"required": [rule.field]}, "then": move})
+    return {"allOf": rules}
+
+
 def api_rules() -> list[Rule]:
     """The URL rules served by Flask-RESTful resources of this blueprint, by path."""
     rules = []
@@ -103,6 +116,7 @@ def build() -> dict:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
     spec.components.schema("Problem", schema=ProblemSchema)
+    spec.components.schema("IncidentUpdate", move_rules(IncidentUpdateSchema.MOVES), schema=IncidentUpdateSchema)
     for status in sorted(ERROR_TEXT):
         spec.components.response(response_name(status), _error_response(status))
     for rule in api_rules():

@@ -1,6 +1,9 @@
 """What the API reads and writes. The same classes validate requests and generate /openapi.json,
-so the document cannot drift from the checks. Field rules the domain owns (non-blank text, control
-characters, who may be assigned) are re-checked by the services; these schemas only parse."""
+so the document cannot drift from the checks. Every rule the document can state (text not blank and
+free of control characters, which fields go with which move) is checked here, so a body valid by
+the document is one the API takes; the services check again, and who may be assigned (data, not
+shape) is theirs alone."""
+from dataclasses import dataclass
 from functools import cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -28,8 +31,20 @@ def _fits_an_id(value: str) -> None:
         raise ValidationError(f"Must be at most {MAX_ID}.")
 
 
+# Python's whitespace beyond ASCII (str.strip() removes it too), written out so that every JSON
+# Schema reader sees the same class.
+_WIDE_SPACE = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text a person wrote, as the services take it (they strip it, then refuse it empty or holding
+# control characters): something visible, and no control character but tab, CR and LF. Linear: the
+# leading whitespace and the first visible character never match the same character.
+WRITTEN_TEXT = (rf"^[\t\n\r {_WIDE_SPACE}]*[^\x00-\x20\x7f{_WIDE_SPACE}]"
+                r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+
+
 def _text(max_length: int, **kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length),
+                                   Pattern(WRITTEN_TEXT, error="Must not be blank or hold control characters.")],
+                         **kwargs)
 
 
 class Input(Schema):
@@ -191,6 +206,15 @@ class IncidentCreateSchema(Input):
     category = Choice(Category, metadata={"default": Category.OTHER.value})
 
 
+@dataclass(frozen=True)
+class GoesWith:
+    """A move (`status`) needs `field`; when `only`, the field is sent with that move alone."""
+
+    status: Status
+    field: str
+    only: bool = True
+
+
 class IncidentUpdateSchema(Input):
     """Any mix of an edit, an assignment and a move, applied together or not at all."""
 
@@ -206,13 +230,23 @@ class IncidentUpdateSchema(Input):
     reason = _text(TEXT_MAX, metadata={"description": "Required when status is open (reopen)."})
     version = _id(metadata={"description": "The version you edited; 412 if the incident has moved on."})
 
+    # What a move needs, and what means nothing without its move: checked below, and written into
+    # the document as if/then rules (openapi.py) so that clients and fuzzers know before asking.
+    MOVES = (GoesWith(Status.RESOLVED, "resolution_notes"), GoesWith(Status.OPEN, "reason"),
+             GoesWith(Status.ASSIGNED, "technician_id", only=False))
+
     @validates_schema
-    def _notes_go_with_their_move(self, data, **kwargs):
-        """Notes and reasons mean nothing without the move they explain; never drop them silently."""
-        if "resolution_notes" in data and data.get("status") != Status.RESOLVED:
-            raise ValidationError("Only sent with status resolved.", "resolution_notes")
-        if "reason" in data and data.get("status") != Status.OPEN:
-            raise ValidationError("Only sent with status open (reopen).", "reason")
+    def _moves_carry_what_they_need(self, data, **kwargs):
+        """A move without its notes, reason or technician, or notes or a reason without their move:
+        422 naming the field, whatever the incident's state (never silently dropped)."""
+        errors = {}
+        for rule in self.MOVES:
+            if data.get("status") == rule.status and rule.field not in data:
+                errors[rule.field] = [f"Required with status {rule.status.value}."]
+            elif rule.only and rule.field in data and data.get("status") != rule.status:
+                errors[rule.field] = [f"Only sent with status {rule.status.value}."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class CommentSchema(Input):
