@@ -28,9 +28,9 @@ db: $(VENV)/.runtime-installed  ## Create or upgrade the database schema
 seed: db  ## Load the demo data (idempotent)
 	$(BIN)/flask seed
 
-run: seed  ## Serve the portal on http://127.0.0.1:5000 with the demo data
+run: seed  ## Serve the portal with the demo data on http://127.0.0.1:5000 (make run HOST=0.0.0.0 PORT=5001)
 	@echo "Portal on http://$(HOST):$(PORT)  (demo logins: admin1 / demo1234 ...; demo only)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	FLASK_RUN_HOST=$(HOST) FLASK_RUN_PORT=$(PORT) $(BIN)/flask run
 
 chromium:  ## Make sure Debian's Chromium is installed for the browser tests
 	@scripts/ensure-debian-package /usr/bin/chromium chromium "the browser tests"

@@ -61,7 +61,10 @@ class Config:
     # The in-process sender; deployments that run `flask outbox worker` apart switch it off.
     OUTBOX_BACKGROUND_SENDER = _bool("OUTBOX_BACKGROUND_SENDER", True)
 
-    APP_BASE_URL = (os.environ.get("APP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    # Where mail links point. Unset: this machine, on the port `flask run` serves (FLASK_RUN_PORT,
+    # which `make run PORT=...` sets), so links follow a portal moved off 5000.
+    APP_BASE_URL = (os.environ.get("APP_BASE_URL")
+                    or f"http://127.0.0.1:{os.environ.get('FLASK_RUN_PORT') or 5000}").rstrip("/")
     # How many proxies in front (nginx, a load balancer) set X-Forwarded-For / -Proto. 0: none,
     # the headers are ignored, so a client cannot pick the address the rate limits count.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)

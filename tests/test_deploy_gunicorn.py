@@ -116,6 +116,7 @@ def start_instance(tmp_path, deployment_database):
     base = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(tmp_path),
+        "PYTHON_DOTENV_DISABLED": "1",  # never a developer's .env (tests/__init__.py)
         **IMAGE["env"],
         "DATABASE_URL": deployment_database,
         "SECRET_KEY": "a-long-random-secret-for-this-test-only-0123456789",
@@ -172,7 +173,7 @@ def test_the_healthcheck_command_follows_the_server(start_instance):
 def test_the_image_refuses_to_start_without_a_real_secret_key(tmp_path, deployment_database):
     """APP_ENV=production from the image's ENV: the default SECRET_KEY stops the entrypoint."""
     env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(tmp_path),
-           **IMAGE["env"], "DATABASE_URL": deployment_database, "SECRET_KEY": ""}
+           "PYTHON_DOTENV_DISABLED": "1", **IMAGE["env"], "DATABASE_URL": deployment_database, "SECRET_KEY": ""}
     result = subprocess.run(localize(IMAGE["entrypoint"] + IMAGE["cmd"]), cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0

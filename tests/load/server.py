@@ -48,6 +48,7 @@ class Gunicorn:
         self.env = {
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(log.parent),
+            "PYTHON_DOTENV_DISABLED": "1",  # never a developer's .env (tests/__init__.py)
             **image_env,
             "DATABASE_URL": database_url,
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
