@@ -80,8 +80,12 @@ class Config:
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN") or "10 per minute"
     RATELIMIT_TOKENS = os.environ.get("RATELIMIT_TOKENS") or "10 per minute"  # POST /auth/tokens
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LOCKOUT_THRESHOLD = _int("LOGIN_LOCKOUT_THRESHOLD", 5)
-    LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 300)
+    # Wrong passwords per (username, client address) before that client waits (429, Retry-After):
+    # 30 s, doubling with each further failure up to LOGIN_THROTTLE_MAX_SECONDS. One address failing
+    # across any usernames waits after LOGIN_THROTTLE_ADDRESS_FAILURES (app/auth/throttle.py).
+    LOGIN_THROTTLE_FAILURES = _int("LOGIN_THROTTLE_FAILURES", 5)
+    LOGIN_THROTTLE_ADDRESS_FAILURES = _int("LOGIN_THROTTLE_ADDRESS_FAILURES", 50)
+    LOGIN_THROTTLE_MAX_SECONDS = _int("LOGIN_THROTTLE_MAX_SECONDS", 900)
     API_TOKEN_TTL_DAYS = _int("API_TOKEN_TTL_DAYS", 30)
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 8)
     # Password reset by mail: how long a link works, how often one address may be sent one, how

@@ -88,8 +88,6 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(_enum(Role), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of every session's identity: bumping it (logout, password change) ends all sessions,
     # including copies of a cookie taken before.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")

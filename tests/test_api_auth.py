@@ -115,9 +115,15 @@ def test_the_api_needs_no_csrf_token_but_the_login_form_still_does(app, client, 
     login(client, "tech", expect=400)
 
 
-def test_wrong_basic_passwords_lock_the_account_like_the_login_form(app, client, people):
-    """After LOGIN_LOCKOUT_THRESHOLD failures even the right password is 401 for a while."""
-    for _ in range(app.config["LOGIN_LOCKOUT_THRESHOLD"]):
+def test_wrong_basic_passwords_hold_back_that_client_not_the_account(app, client, people):
+    """After LOGIN_THROTTLE_FAILURES wrong Basic passwords this client gets 429 with Retry-After, even
+    with the right password and on the token endpoint; the owner at another address is let in."""
+    for _ in range(app.config["LOGIN_THROTTLE_FAILURES"]):
         assert_problem(client.get("/me", headers=basic("tech", "wrong password")), 401)
-    assert_problem(client.get("/me", headers=basic("tech")), 401)
-    assert_problem(_issue(client, "tech"), 401)
+    for response in (client.get("/me", headers=basic("tech")), _issue(client, "tech")):
+        assert "Too many attempts" in assert_problem(response, 429)["detail"]
+        assert int(response.headers["Retry-After"]) > 0
+    elsewhere = {"REMOTE_ADDR": "192.0.2.10"}
+    assert client.get("/me", headers=basic("tech"), environ_base=elsewhere).status_code == 200
+    assert client.post("/auth/tokens", json={"username": "tech", "password": factories.PASSWORD},
+                       environ_base=elsewhere).status_code == 201

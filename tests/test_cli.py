@@ -28,7 +28,7 @@ def test_seed_loads_the_users_and_one_incident_per_status(runner):
     assert "8 new user(s) and 5 new incident(s)" in result.output
     users = {u.username: u.role for u in db.session.scalars(select(User))}
     assert users == SEED_USERS
-    assert authenticate(username="admin1", password="demo1234") is not None
+    assert authenticate(username="admin1", password="demo1234", address="127.0.0.1") is not None
     statuses = sorted(i.status.value for i in db.session.scalars(select(Incident)))
     assert statuses == sorted(s.value for s in Status)
 
@@ -76,7 +76,7 @@ def test_create_user_prompts_for_the_password(runner):
     result = runner.invoke(args=["create-user", "carol", "--role", "technician", "--email", "carol@example.com"],
                            input="s3cret-pass\ns3cret-pass\n")
     assert result.exit_code == 0, result.output
-    assert authenticate(username="carol", password="s3cret-pass").role == Role.TECHNICIAN
+    assert authenticate(username="carol", password="s3cret-pass", address="127.0.0.1").role == Role.TECHNICIAN
 
 
 @pytest.mark.parametrize(("args", "message"), [

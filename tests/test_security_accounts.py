@@ -1,12 +1,11 @@
-"""Accounts under attack: the login rate limit cannot be dodged, the lockout ends by itself and
-cannot be stretched, tokens never reach the database in plain text and stop at expiry or
-revocation, the password policy holds everywhere a password is set, and the session cookie is
-HttpOnly, SameSite=Lax, Secure in production, and started afresh at login."""
+"""Accounts under attack: the login rate limit cannot be dodged, tokens never reach the database in
+plain text and stop at expiry or revocation, the password policy holds everywhere a password is
+set, and the session cookie is HttpOnly, SameSite=Lax, Secure in production, and started afresh at
+login. (Failed passwords are throttled per client: tests/test_accounts_throttle*.py.)"""
 import hashlib
 import os
 import re
 import shutil
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -14,15 +13,12 @@ import pytest
 from sqlalchemy import update
 
 from app import create_app
-from app.auth.routes import GENERIC_LOGIN_ERROR
 from app.extensions import db
-from app.models import ApiToken, User, utcnow
+from app.models import ApiToken, utcnow
 from config import ProductionConfig
 from tests import factories, postgres
-from tests.api_helpers import assert_problem, basic, bearer, snapshot
+from tests.api_helpers import assert_problem, bearer, snapshot
 from tests.web_helpers import csrf_token, html, login
-
-LOCK_SECONDS = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,61 +49,6 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_allowance(make_app):
     codes = [login(client, "colleague", "wrong", expect=None, headers=attacker).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     login(client, "colleague", headers={"X-Forwarded-For": "198.51.100.20"})
-
-
-# ---------------------------------------------------------------------------------------------
-# Lockout
-# ---------------------------------------------------------------------------------------------
-@pytest.fixture
-def lockable(make_app):
-    """An app that locks an account for LOCK_SECONDS after 3 failures (no rate limit in the way)."""
-    app = make_app(LOGIN_LOCKOUT_THRESHOLD=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS, RATELIMIT_ENABLED=False)
-    with app.app_context():
-        factories.make_user(username="target")
-    return app
-
-
-def _lock(client) -> float:
-    for _ in range(3):
-        assert GENERIC_LOGIN_ERROR in html(login(client, "target", "guess", expect=200))
-    return time.monotonic()
-
-
-def test_the_lockout_ends_by_itself_and_more_guesses_do_not_stretch_it(lockable):
-    """While locked, the right password fails with the same words as a wrong one, and guesses during
-    the lock neither extend it nor count towards the next one; afterwards the right password works."""
-    client = lockable.test_client()
-    locked_at = _lock(client)
-    response = login(client, "target", expect=200)
-    assert GENERIC_LOGIN_ERROR in html(response)
-    assert_problem(client.get("/me", headers=basic("target")), 401)
-    for _ in range(5):  # an attacker keeps guessing during the lock
-        login(client, "target", "guess", expect=200)
-    time.sleep(max(0.0, locked_at + LOCK_SECONDS + 0.2 - time.monotonic()))
-    login(client, "target")
-    with lockable.app_context():
-        user = db.session.query(User).filter_by(username="target").one()
-        assert user.failed_logins == 0 and user.locked_until is None
-
-
-def test_a_success_clears_the_count_so_occasional_typos_never_lock(lockable):
-    """Two typos, a success, two typos: never locked."""
-    client = lockable.test_client()
-    for _ in range(3):
-        for _ in range(2):
-            login(client, "target", "typo", expect=200)
-        login(client, "target")
-        client.post("/logout")
-
-
-def test_the_lockout_counts_failures_from_every_door(lockable):
-    """Login form, HTTP Basic and POST /auth/tokens share one count."""
-    client = lockable.test_client()
-    login(client, "target", "guess", expect=200)
-    assert_problem(client.get("/me", headers=basic("target", "guess")), 401)
-    assert_problem(client.post("/auth/tokens", json={"username": "target", "password": "guess"}), 401)
-    assert_problem(client.post("/auth/tokens", json={"username": "target", "password": factories.PASSWORD}), 401)
-    login(client, "target", expect=200)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -425,8 +425,7 @@ def world(request, tmp_path_factory, schema_template):
 # What any request could change, read on a connection of its own. Incidents carry a version bumped
 # by every change; events, tokens and mail only ever gain rows or flip a status.
 FINGERPRINT = {
-    "users": "SELECT id, username, name, email, role, active, password_hash, failed_logins, locked_until "
-             "FROM users ORDER BY id",
+    "users": "SELECT id, username, name, email, role, active, password_hash FROM users ORDER BY id",
     "incidents": "SELECT count(*), max(id), sum(version) FROM incidents",
     "incident_events": "SELECT count(*), max(id) FROM incident_events",
     "api_tokens": "SELECT count(*), max(id), count(revoked_at) FROM api_tokens",

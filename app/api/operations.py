@@ -35,7 +35,7 @@ class Operation:
         """Every error status this operation can answer, from what it reads plus its own."""
         statuses = {500, *self.errors}
         if not self.public:
-            statuses.add(401)
+            statuses.update({401, 429})  # 429: HTTP Basic from a client held back for wrong passwords
         if self.roles is not None:
             statuses.add(403)
         if self.query is not None:

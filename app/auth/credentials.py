@@ -14,7 +14,8 @@ class ApiIdentity:
 
 
 def identify(request: Request) -> ApiIdentity | None:
-    """Who this API request is from, judged by its Authorization header alone."""
+    """Who this API request is from, judged by its Authorization header alone. A client held back
+    for failed passwords gets TooManyAttempts (429) instead."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -22,6 +23,8 @@ def identify(request: Request) -> ApiIdentity | None:
         return ApiIdentity(user=found[0], token=found[1]) if found else None
     if scheme.lower() == "basic" and request.authorization is not None:
         auth = request.authorization
-        user = authenticate(username=auth.username or "", password=auth.password or "")
+        # remote_addr is the client's own address (after ProxyFix, when a proxy is trusted).
+        user = authenticate(username=auth.username or "", password=auth.password or "",
+                            address=request.remote_addr)
         return ApiIdentity(user=user, token=None) if user else None
     return None

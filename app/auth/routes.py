@@ -7,6 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from app.auth import session as user_loader  # noqa: F401  (registers the Flask-Login user loader)
 from app.auth.forms import LoginForm
 from app.auth.service import authenticate, end_sessions
+from app.exceptions import TooManyAttempts
 from app.extensions import limiter
 
 bp = Blueprint("auth", __name__)
@@ -40,7 +41,12 @@ def login():
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(username=form.username.data, password=form.password.data)
+        try:
+            user = authenticate(username=form.username.data, password=form.password.data,
+                                address=request.remote_addr)
+        except TooManyAttempts as exc:  # this client only: the owner elsewhere signs in as usual
+            flash(exc.message, "danger")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         if user is None:
             flash(GENERIC_LOGIN_ERROR, "danger")
             return render_template("auth/login.html", form=form), 200

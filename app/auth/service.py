@@ -1,4 +1,4 @@
-"""Accounts: authenticate, lockout, users, passwords and API tokens. No request objects here."""
+"""Accounts: authenticate, users, passwords and API tokens. No request objects here."""
 import hashlib
 import re
 import secrets
@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
+from app.auth import throttle
 from app.auth.emails import is_email
 from app.auth.roles import Role
 from app.auth.usernames import username_key
@@ -25,8 +26,6 @@ CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 # write lock is free within a moment.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 LAST_USED_LOCK_WAIT_SECONDS = 0.05
-# Checked against when the username is unknown, so both failures cost the same time.
-_DUMMY_HASH: dict[str, str] = {}
 
 
 def hash_password(password: str) -> str:
@@ -34,45 +33,24 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def _dummy_hash() -> str:
-    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-    if method not in _DUMMY_HASH:
-        _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(8), method=method)
-    return _DUMMY_HASH[method]
-
-
-def authenticate(*, username: str, password: str, now: datetime | None = None) -> User | None:
-    """The active user with these credentials, or None. Repeated failures lock the account for
-    a while (not forever, so an attacker cannot lock someone out for good)."""
+def authenticate(*, username: str, password: str, address: str | None,
+                 now: datetime | None = None) -> User | None:
+    """The active user with these credentials, or None. Failures are throttled per (username,
+    client address): a client held back gets TooManyAttempts, while the owner signing in from
+    anywhere else is not refused (app.auth.throttle)."""
     now = now or utcnow()
     username = (username or "").strip()
+    throttle.check(username=username, address=address, now=now)
     # A name no account can have (NUL, control characters, 10,000 letters) is never looked up.
     user = db.session.scalar(select(User).where(User.username_key == username_key(username))) \
         if USERNAME_RE.fullmatch(username) else None
-    if user is None:
-        check_password_hash(_dummy_hash(), password or "")
-        return None
-    if user.locked_until is not None and user.locked_until > now:
-        return None
-    ok = check_password_hash(user.password_hash, password or "")
-    if ok and user.active:
-        if user.failed_logins or user.locked_until:
-            with write_transaction():
-                user.failed_logins = 0
-                user.locked_until = None
+    # An unknown username is checked against a stand-in hash: its failure takes as long.
+    matches = throttle.check_password(user.password_hash if user else None, password or "")
+    if user is not None and matches and user.active:
+        throttle.record_success(username=username, address=address)
         return user
-    if not ok:
-        _count_failure(user, now)
+    throttle.record_failure(username=username, address=address, now=now)
     return None
-
-
-def _count_failure(user: User, now: datetime) -> None:
-    threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
-    with write_transaction():
-        user.failed_logins += 1
-        if user.failed_logins >= threshold:
-            user.locked_until = now + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
-            user.failed_logins = 0
 
 
 def validate_password(password: str, *, field: str = "password") -> None:
@@ -159,10 +137,14 @@ def _active_admins() -> int:
                                                                           User.active.is_(True)))
 
 
-def change_password(*, user: User, current_password: str, new_password: str) -> None:
-    """Replace the password after checking the current one."""
-    if not check_password_hash(user.password_hash, current_password or ""):
+def change_password(*, user: User, current_password: str, new_password: str, address: str | None) -> None:
+    """Replace the password after checking the current one; wrong guesses of it are throttled like
+    sign-ins, on the same count (TooManyAttempts)."""
+    throttle.check(username=user.username, address=address)
+    if not throttle.check_password(user.password_hash, current_password or ""):
+        throttle.record_failure(username=user.username, address=address)
         raise InvalidInput.field("current_password", "The current password is wrong.")
+    throttle.record_success(username=user.username, address=address)
     validate_password(new_password, field="new_password")
     with write_transaction():
         user.password_hash = hash_password(new_password)

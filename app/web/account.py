@@ -1,5 +1,5 @@
 """The user's own account: change password, create and revoke API tokens."""
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from app.auth import service as accounts
@@ -37,8 +37,9 @@ def change_password():
     if form.validate_on_submit():
         try:
             user = current_user._get_current_object()
+            # A client held back for wrong guesses gets the 429 page (TooManyAttempts is not caught).
             accounts.change_password(user=user, current_password=form.current_password.data,
-                                     new_password=form.new_password.data)
+                                     new_password=form.new_password.data, address=request.remote_addr)
         except InvalidInput as exc:
             show_field_errors(form, exc)
         else:

@@ -1,6 +1,6 @@
 """/auth/tokens, /auth/tokens/<id>, /auth/tokens/current and /me: getting, listing, dropping and
 checking API credentials."""
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask_restful import Resource
 from werkzeug.exceptions import BadRequest
 
@@ -31,11 +31,14 @@ class Tokens(Resource):
     @operation("Get a bearer token", body=TokenRequestSchema, status=201, returns=TokenSchema, public=True,
                errors=(401, 429),
                description="Exchange a username and password for a token, shown once. Rate limited per client "
-                           "address (RATELIMIT_TOKENS, 10 per minute by default); wrong passwords also count "
-                           "towards the account lockout.")
+                           "address (RATELIMIT_TOKENS, 10 per minute by default). After 5 wrong passwords "
+                           "for one username from one address (the login form, HTTP Basic and this count "
+                           "together) that client gets 429 with Retry-After, for a while that grows to 15 "
+                           "minutes; the owner signing in from another address is not refused.")
     def post(self, body):
         """Check the credentials and issue a token."""
-        user = accounts.authenticate(username=body["username"], password=body["password"])
+        user = accounts.authenticate(username=body["username"], password=body["password"],
+                                     address=request.remote_addr)
         if user is None:
             raise Unauthenticated("Invalid username or password.")
         token, plain = accounts.issue_token(user=user, name=body.get("name", "api"),

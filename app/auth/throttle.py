@@ -1,0 +1,140 @@
+"""Failed passwords, throttled per (username, client address) in the database, so every worker
+shares one count and no one can lock anyone else out: only the client that failed waits, and the
+owner at another address is never refused. Known and unknown usernames are counted alike."""
+import hashlib
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.auth.usernames import username_key
+from app.database import write_transaction
+from app.exceptions import TooManyAttempts
+from app.extensions import db
+from app.models import LoginThrottle, utcnow
+
+# The first hold once the threshold is reached; each further failure doubles it, up to the ceiling.
+FIRST_HOLD_SECONDS = 30
+# A row nobody has failed against for this long is deleted (a username's count lives this long).
+FORGET_AFTER = timedelta(days=1)
+# A hash of a random password per configured method: what an unknown username is checked against.
+_STAND_IN: dict[str, str] = {}
+# How long one check takes in this process, per hash method: a moving average of the real checks.
+_CHECK_SECONDS: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """One counted row: its key, how many failures it takes to hold the client back, and how long a
+    quiet spell starts the count afresh."""
+
+    key: str
+    threshold: int
+    forget_after: timedelta
+
+
+def _key(address: str | None, username: str | None) -> str:
+    # JSON keeps the pair unambiguous whatever characters the username holds.
+    return hashlib.sha256(json.dumps([address or "", username]).encode()).hexdigest()
+
+
+def _guards(username: str, address: str | None) -> tuple[_Guard, _Guard]:
+    """This username from this address; and this address whatever the username, a coarser guard
+    so that one address spraying names cannot keep the CPU hashing (it forgets after a quiet
+    LOGIN_THROTTLE_MAX_SECONDS, so an office behind one address is never held for long)."""
+    config = current_app.config
+    return (
+        _Guard(_key(address, username_key(username)), config["LOGIN_THROTTLE_FAILURES"], FORGET_AFTER),
+        _Guard(_key(address, None), config["LOGIN_THROTTLE_ADDRESS_FAILURES"],
+               timedelta(seconds=config["LOGIN_THROTTLE_MAX_SECONDS"])),
+    )
+
+
+def check(*, username: str, address: str | None, now: datetime | None = None) -> None:
+    """Refuse (TooManyAttempts) a client held back for this username or for its address. The refusal
+    runs no password hash, yet takes as long as one, so it tells nothing by its time."""
+    now = now or utcnow()
+    keys = [guard.key for guard in _guards(username, address)]
+    until = db.session.scalar(select(func.max(LoginThrottle.blocked_until)).where(LoginThrottle.key.in_(keys)))
+    if until is None or until <= now:
+        return
+    wait_like_a_check()
+    seconds = math.ceil((until - now).total_seconds())
+    raise TooManyAttempts(f"Too many attempts; try again in {_in_words(seconds)}.", retry_after=seconds)
+
+
+def record_failure(*, username: str, address: str | None, now: datetime | None = None) -> None:
+    """Count a wrong password; from a guard's threshold on, hold the client back for a while that
+    doubles with each further failure, up to LOGIN_THROTTLE_MAX_SECONDS. Rows long quiet go."""
+    now = now or utcnow()
+    ceiling = current_app.config["LOGIN_THROTTLE_MAX_SECONDS"]
+    with write_transaction():
+        db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < now - FORGET_AFTER))
+        for guard in _guards(username, address):
+            row = db.session.get(LoginThrottle, guard.key)
+            if row is None:
+                row = LoginThrottle(key=guard.key, failures=0)
+                db.session.add(row)
+            elif now - row.updated_at > guard.forget_after:
+                row.failures = 0
+            row.failures += 1
+            row.updated_at = now
+            if row.failures >= guard.threshold:
+                doublings = min(row.failures - guard.threshold, 16)  # 2**16 x 30 s is past any ceiling
+                row.blocked_until = now + timedelta(seconds=min(ceiling, FIRST_HOLD_SECONDS * 2**doublings))
+
+
+def record_success(*, username: str, address: str | None) -> None:
+    """Forget this username's failures from this address. The address's own count stays: signing in
+    to one's own account must not wash a spray of other names clean."""
+    key = _guards(username, address)[0].key
+    if db.session.get(LoginThrottle, key) is not None:
+        with write_transaction():
+            db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def check_password(stored_hash: str | None, password: str) -> bool:
+    """Whether the password matches its stored hash. With no hash (an unknown username) it is
+    checked against a stand-in of the configured method, so that failure costs the same time.
+    Every check's duration is kept: a held-back answer waits as long as checks take now."""
+    stored_hash = stored_hash or _stand_in()
+    started = time.perf_counter()
+    matches = check_password_hash(stored_hash, password)
+    seconds = time.perf_counter() - started
+    method = _method_of(stored_hash)
+    previous = _CHECK_SECONDS.get(method)
+    _CHECK_SECONDS[method] = seconds if previous is None else previous * 0.8 + seconds * 0.2
+    return matches
+
+
+def wait_like_a_check() -> None:
+    """Sleep (which costs no CPU) as long as checking a password of the configured method takes."""
+    stand_in = _stand_in()
+    if _method_of(stand_in) not in _CHECK_SECONDS:
+        check_password(stand_in, secrets.token_hex(8))  # once per process: the first measure
+    time.sleep(_CHECK_SECONDS[_method_of(stand_in)])
+
+
+def _stand_in() -> str:
+    """A hash of a random password in the configured method, made once per process."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _STAND_IN:
+        _STAND_IN[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _STAND_IN[method]
+
+
+def _method_of(stored_hash: str) -> str:
+    return stored_hash.split("$", 1)[0]  # werkzeug's "method$salt$hash", e.g. scrypt:32768:8:1
+
+
+def _in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds" if seconds != 1 else "1 second"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes" if minutes != 1 else "1 minute"
