@@ -36,9 +36,10 @@ def _fits_an_id(value: str) -> None:
 _WIDE_SPACE = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Text a person wrote, as the services take it (they strip it, then refuse it empty or holding
 # control characters): something visible, and no control character but tab, CR and LF. Linear: the
-# leading whitespace and the first visible character never match the same character.
-WRITTEN_TEXT = (rf"^[\t\n\r {_WIDE_SPACE}]*[^\x00-\x20\x7f{_WIDE_SPACE}]"
-                r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+# leading whitespace and the first visible character never match the same character. The empty
+# string is left to the length check, so it is refused with one message, not two.
+WRITTEN_TEXT = (rf"^(?:[\t\n\r {_WIDE_SPACE}]*[^\x00-\x20\x7f{_WIDE_SPACE}]"
+                r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*)?$")
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
