@@ -162,7 +162,7 @@ save() {
     rm -f "$IMAGE_TAR"  # podman refuses to overwrite
     podman save --quiet --format docker-archive -o "$IMAGE_TAR" "$IMAGE"
   fi
-  say "$IMAGE_TAR: $(du -m "$IMAGE_TAR" | cut -f1) MB"
+  say "$IMAGE_TAR: $(( $(stat -c %s "$IMAGE_TAR") / 1000000 )) MB"
 }
 
 case "${1:-}" in
