@@ -5,7 +5,9 @@ import hashlib
 import json
 import math
 import secrets
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,8 +27,10 @@ FIRST_HOLD_SECONDS = 30
 FORGET_AFTER = timedelta(days=1)
 # A hash of a random password per configured method: what an unknown username is checked against.
 _STAND_IN: dict[str, str] = {}
-# How long one check takes in this process, per hash method: a moving average of the real checks.
-_CHECK_SECONDS: dict[str, float] = {}
+# How long one check takes in this process, per hash method: the latest real checks' durations
+# (their median is what a held-back answer waits; a median shrugs off one check slowed by a spike).
+_CHECK_SECONDS: dict[str, deque[float]] = {}
+RECENT_CHECKS = 9
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,24 @@ class _Guard:
 def _key(address: str | None, username: str | None) -> str:
     # JSON keeps the pair unambiguous whatever characters the username holds.
     return hashlib.sha256(json.dumps([address or "", username]).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What an admin sees of an account's failed sign-ins: how many in the last day (from any
+    address) and until when some client is held back from it (None when none is now)."""
+
+    failures: int
+    held_until: datetime | None
+
+
+# The per-username tally: counted on every failure and read by admins, never consulted by `check`
+# (it spans every address, so refusing by it would let anyone lock the owner out).
+_ANY_ADDRESS = "*"
+
+
+def _tally_key(username: str) -> str:
+    return _key(_ANY_ADDRESS, username_key(username))
 
 
 def _guards(username: str, address: str | None) -> tuple[_Guard, _Guard]:
@@ -88,6 +110,29 @@ def record_failure(*, username: str, address: str | None, now: datetime | None =
             if row.failures >= guard.threshold:
                 doublings = min(row.failures - guard.threshold, 16)  # 2**16 x 30 s is past any ceiling
                 row.blocked_until = now + timedelta(seconds=min(ceiling, FIRST_HOLD_SECONDS * 2**doublings))
+        _tally(username, now, held_until=db.session.get(LoginThrottle, _guards(username, address)[0].key).blocked_until)
+
+
+def _tally(username: str, now: datetime, *, held_until: datetime | None) -> None:
+    """One more failure on the account's own tally, and the latest hold any client has on it."""
+    row = db.session.get(LoginThrottle, _tally_key(username))
+    if row is None:
+        row = LoginThrottle(key=_tally_key(username), failures=0)
+        db.session.add(row)
+    row.failures += 1
+    row.updated_at = now
+    if held_until is not None and (row.blocked_until is None or held_until > row.blocked_until):
+        row.blocked_until = held_until
+
+
+def standings(usernames: list[str], *, now: datetime | None = None) -> dict[str, Standing]:
+    """The sign-in standing of each account that failed in the last day (one query for a page)."""
+    now = now or utcnow()
+    by_key = {_tally_key(name): name for name in usernames}
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(by_key)),
+                                                          LoginThrottle.updated_at >= now - FORGET_AFTER))
+    return {by_key[row.key]: Standing(row.failures, row.blocked_until if row.blocked_until and
+                                      row.blocked_until > now else None) for row in rows}
 
 
 def record_success(*, username: str, address: str | None) -> None:
@@ -107,9 +152,7 @@ def check_password(stored_hash: str | None, password: str) -> bool:
     started = time.perf_counter()
     matches = check_password_hash(stored_hash, password)
     seconds = time.perf_counter() - started
-    method = _method_of(stored_hash)
-    previous = _CHECK_SECONDS.get(method)
-    _CHECK_SECONDS[method] = seconds if previous is None else previous * 0.8 + seconds * 0.2
+    _CHECK_SECONDS.setdefault(_method_of(stored_hash), deque(maxlen=RECENT_CHECKS)).append(seconds)
     return matches
 
 
@@ -118,7 +161,7 @@ def wait_like_a_check() -> None:
     stand_in = _stand_in()
     if _method_of(stand_in) not in _CHECK_SECONDS:
         check_password(stand_in, secrets.token_hex(8))  # once per process: the first measure
-    time.sleep(_CHECK_SECONDS[_method_of(stand_in)])
+    time.sleep(statistics.median(_CHECK_SECONDS[_method_of(stand_in)]))
 
 
 def _stand_in() -> str:

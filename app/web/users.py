@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.auth import recovery
+from app.auth import recovery, throttle
 from app.auth import service as accounts
 from app.auth.decorators import role_required
 from app.auth.roles import Role
@@ -56,7 +56,7 @@ def _render_users(new_form: NewUserForm, submitted: dict[int, RoleForm] | None =
     users = accounts.list_users()
     role_forms = {user.id: role_form(user) for user in users} | (submitted or {})
     return render_template("web/users.html", users=users, role_forms=role_forms, new_form=new_form,
-                           handover=handover), status
+                           handover=handover, sign_in=throttle.standings([u.username for u in users])), status
 
 
 @bp.route("/ui/users/", methods=["GET", "POST"])
