@@ -196,6 +196,7 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.docs", "GET"): GatedCall(PUBLIC, "/docs"),
     # The API
     ("api.health", "GET"): GatedCall(PUBLIC, "/health"),
+    ("api.health_ready", "GET"): GatedCall(PUBLIC, "/health/ready"),
     ("api.openapi", "GET"): GatedCall(PUBLIC, "/openapi.json"),
     ("api.tokens", "POST"): GatedCall(PUBLIC, "/auth/tokens", {"username": "{username}", "password": PASSWORD},
                                       ok=201, reads_only=False, per_caller={ANONYMOUS: 401, DEACTIVATED: 401}),
