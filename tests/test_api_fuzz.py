@@ -50,8 +50,10 @@ def fuzz_database(request, tmp_path_factory, schema_template):
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_database):
     """A populated app on its own database, served on 127.0.0.1; yields the base URL."""
-    # Token requests are fuzzed for what they answer, not throttled (test_api_auth covers the 429).
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=fuzz_database, RATELIMIT_TOKENS="100000 per minute")
+    # Requests are fuzzed for what they answer, not throttled: schemathesis sends wrong credentials
+    # on purpose, again and again (tests/test_api_auth.py and test_accounts_throttle*.py cover 429s).
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=fuzz_database, RATELIMIT_TOKENS="100000 per minute",
+                     LOGIN_THROTTLE_FAILURES=10**6, LOGIN_THROTTLE_ADDRESS_FAILURES=10**6)
     with app.app_context():
         seed_users()
         seed_incidents()
