@@ -1,4 +1,5 @@
 """Command-line tools: `flask seed`, `flask create-user`, `flask backup`, `flask tallies rebuild`."""
+import functools
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from app.auth.roles import Role
 from app.auth.service import create_user
 from app.backup import BackupError, backup_database
 from app.database import write_transaction
-from app.exceptions import InvalidInput
+from app.exceptions import DomainError, InvalidInput
 from app.extensions import db
 from app.incidents import tallies
 
@@ -86,12 +87,32 @@ def rebuild_tallies_command() -> None:
     click.echo(f"Rebuilt the tallies from {counted} incident(s).")
 
 
+def refusals_as_messages(command: click.Command) -> click.Command:
+    """Let a domain refusal (a busy database, bad input...) end any command, and every command of a
+    group, with its message and exit 1, never a traceback: one place for the whole CLI."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            refusals_as_messages(sub)
+        return command
+    callback = command.callback
+    if getattr(callback, "refusals_as_messages", False):  # create_app runs once per app, the commands are shared
+        return command
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    run.refusals_as_messages = True  # type: ignore[attr-defined]
+    command.callback = run
+    return command
+
+
 def init_app(app: Flask) -> None:
     """Register every `flask` command of the portal."""
     from app.mail.cli import outbox_group
 
-    app.cli.add_command(outbox_group)
-    app.cli.add_command(seed_command)
-    app.cli.add_command(backup_command)
-    app.cli.add_command(create_user_command)
-    app.cli.add_command(tallies_group)
+    for command in (outbox_group, seed_command, backup_command, create_user_command, tallies_group):
+        app.cli.add_command(refusals_as_messages(command))
