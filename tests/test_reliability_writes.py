@@ -2,13 +2,15 @@
 reads carry on, `/health` stays green while `/health/ready` (and the image's HEALTHCHECK) says the
 database takes no writes, and everything works again once the lock is let go. On the real server
 (gunicorn as the image runs it) and in process; on SQLite and on PostgreSQL."""
+import logging
 import re
 import sqlite3
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -21,6 +23,7 @@ from app.database import POSTGRES_WRITE_LOCK
 from app.exceptions import Unavailable
 from app.extensions import db
 from app.mail.enums import OutboxStatus
+from app.mail.sender import run_loop
 from app.models import Incident, OutboxMessage, utcnow
 from tests import factories
 from tests.load.data import headers, seed
@@ -206,3 +209,33 @@ def test_readiness_writes_nothing_and_leaves_the_wait_as_configured(app, client,
     observer.close()
     busy_ms = db.session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
     assert busy_ms == app.config["WRITE_LOCK_TIMEOUT_SECONDS"] * 1000
+
+
+
+@pytest.mark.sqlite_only
+def test_the_sender_meets_a_held_write_lock_with_a_warning_not_a_traceback(make_app, caplog):
+    """A busy database is expected now and then: the background sender's pass logs one warning and
+    tries again later (a traceback on every pass buried real errors in the log)."""
+    app = make_app(WRITE_LOCK_TIMEOUT_SECONDS=0.2, MAIL_SERVER="127.0.0.1", MAIL_PORT=9)
+    with app.app_context():
+        factories.make_incident(factories.make_user("reporter"))  # mail waits in the outbox
+    stop, wake = threading.Event(), threading.Event()
+    path = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder, caplog.at_level(logging.WARNING):
+        holder.execute("BEGIN IMMEDIATE")
+
+        def one_pass():
+            with app.app_context():
+                run_loop(stop=stop, wake=wake)
+
+        sender = threading.Thread(target=one_pass)
+        sender.start()
+        stop.wait(1.0)
+        stop.set()
+        wake.set()
+        sender.join(timeout=10)
+        holder.execute("ROLLBACK")
+    assert not sender.is_alive()
+    skipped = [r for r in caplog.records if "Outbox sender pass skipped" in r.getMessage()]
+    assert skipped and all(r.levelno == logging.WARNING and r.exc_info is None for r in skipped)
+    assert not [r for r in caplog.records if r.exc_info is not None]

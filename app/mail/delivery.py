@@ -11,6 +11,7 @@ from email.utils import parseaddr
 import flask_mail
 from flask import current_app
 
+from app.exceptions import Unavailable
 from app.extensions import db
 from app.incidents.references import reference
 from app.mail import outbox
@@ -182,7 +183,9 @@ class _LeaseKeeper:
             while not self._stop.wait(self._interval):
                 try:
                     outbox.renew_leases(worker=self._worker)
-                except Exception:  # a busy or unreachable database: the next renewal tries again
+                except Unavailable as exc:  # a busy database: the next renewal tries again
+                    log.warning("Outbox sender %s could not renew its lease: %s", self._worker, exc.message)
+                except Exception:
                     log.exception("Outbox sender %s could not renew its lease", self._worker)
                 finally:
                     db.session.remove()

@@ -9,6 +9,7 @@ from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.exceptions import Unavailable
 from app.extensions import db
 from app.mail.delivery import drain
 from app.models import OutboxMessage
@@ -31,6 +32,8 @@ def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
         unreachable = False
         try:
             unreachable = drain(stop=stop).unreachable is not None
+        except Unavailable as exc:  # the database is busy: expected now and then, no traceback
+            log.warning("Outbox sender pass skipped: %s The next pass retries in %ss", exc.message, poll)
         except Exception:
             log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
         finally:
