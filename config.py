@@ -86,6 +86,10 @@ class Config:
     LOGIN_THROTTLE_FAILURES = _int("LOGIN_THROTTLE_FAILURES", 5)
     LOGIN_THROTTLE_ADDRESS_FAILURES = _int("LOGIN_THROTTLE_ADDRESS_FAILURES", 50)
     LOGIN_THROTTLE_MAX_SECONDS = _int("LOGIN_THROTTLE_MAX_SECONDS", 900)
+    # Roles that must sign in with a second factor (TOTP), comma-separated, e.g. "admin": such a user
+    # sets it up before any other page opens, and cannot turn it off. Empty: it is each user's choice.
+    REQUIRE_2FA_ROLES = [role.strip().lower() for role in os.environ.get("REQUIRE_2FA_ROLES", "").split(",")
+                         if role.strip()]
     API_TOKEN_TTL_DAYS = _int("API_TOKEN_TTL_DAYS", 30)
     PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 8)
     # Password reset by mail: how long a link works, how often one address may be sent one, how

@@ -22,7 +22,8 @@ def test_a_token_is_issued_once_stored_hashed_and_works(client, people):
     assert response.status_code == 201
     body = response.get_json()
     assert body["user"] == {"id": people["tech"].id, "username": "tech", "name": "Tech",
-                            "email": "tech@example.test", "role": "technician", "active": True}
+                            "email": "tech@example.test", "role": "technician", "active": True,
+                            "two_factor": False}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["expires_at"])
     row = db.session.query(ApiToken).one()
     assert row.token_hash == hashlib.sha256(body["token"].encode()).hexdigest() != body["token"]

@@ -19,7 +19,8 @@ def test_admins_list_everyone_including_the_deactivated(client, people, admin):
     assert [u["username"] for u in items] == sorted([*(p.username for p in people.values()), "retired"])
     retired = next(u for u in items if u["username"] == "retired")
     assert retired == {"id": retired["id"], "username": "retired", "name": "Retired",
-                       "email": "retired@example.test", "role": "technician", "active": False}
+                       "email": "retired@example.test", "role": "technician", "active": False,
+                       "two_factor": False}
 
 
 def test_technicians_list_only_the_active_technicians(client, people):
@@ -74,7 +75,8 @@ def test_changing_role_name_and_email(client, people, admin):
     response = client.patch(f"/users/{target.id}", headers=admin,
                             json={"role": "TECHNICIAN", "name": "Rita Ops", "email": "rita@example.test"})
     assert response.get_json() == {"id": target.id, "username": "reporter", "name": "Rita Ops",
-                                   "email": "rita@example.test", "role": "technician", "active": True}
+                                   "email": "rita@example.test", "role": "technician", "active": True,
+                                   "two_factor": False}
 
 
 def test_deactivating_and_reactivating(client, people, admin):

@@ -17,7 +17,7 @@ LAYERS = {
     "data": ["app.models", "app.database"],
     "rules": ["app.incidents.lifecycle", "app.incidents.validation", "app.auth.emails"],
     "domain": ["app.incidents", "app.auth.service", "app.auth.recovery", "app.auth.credentials",
-               "app.auth.throttle",
+               "app.auth.throttle", "app.auth.two_factor",
                "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup"],
     "interface": ["app.web", "app.api", "app.auth", "app.mail.views", "app.mail.cli", "app.cli", "app.errors",
                   "app.urls", "app.caching", "app.security", "app.proxies", "seed"],

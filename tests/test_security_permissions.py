@@ -165,6 +165,15 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
                                             ok=201, reads_only=False),
     ("web.revoke_token", "POST"): GatedCall(LOGIN, "/ui/account/tokens/{token}/revoke", {}, ok=302, reads_only=False,
                                             subjects=(OWN, OTHER), owner_only=True),
+    # Two-factor sign-in: a new secret changes the account; a code form sent empty is refused (422)
+    # before any use of it, so the gate is all that is tested here (tests/test_accounts_two_factor.py).
+    ("web.begin_two_factor", "POST"): GatedCall(LOGIN, "/ui/account/two-factor/setup", {}, ok=302, reads_only=False),
+    ("web.confirm_two_factor", "POST"): GatedCall(LOGIN, "/ui/account/two-factor/confirm", {"confirm-code": ""},
+                                                  ok=422),
+    ("web.regenerate_recovery_codes", "POST"): GatedCall(LOGIN, "/ui/account/two-factor/recovery-codes",
+                                                         {"regenerate-code": ""}, ok=422),
+    ("web.disable_two_factor", "POST"): GatedCall(LOGIN, "/ui/account/two-factor/disable", {"disable-code": ""},
+                                                  ok=422),
     ("web.users", "GET"): GatedCall(ADMIN_ONLY, "/ui/users/"),
     ("web.users", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/", {**NEW_USER, "role": "technician"}, ok=302,
                                      reads_only=False),
@@ -176,6 +185,9 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
                                                reads_only=False, subjects=(OTHER,)),
     ("web.send_reset_link", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/reset-link", {}, ok=302,
                                                reads_only=False, subjects=(OTHER,)),
+    # The subject has no two-factor sign-in: there is nothing to clear.
+    ("web.reset_two_factor", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/reset-two-factor", {}, ok=302,
+                                                subjects=(OTHER,)),
     ("outbox.index", "GET"): GatedCall(ADMIN_ONLY, "/ui/outbox/"),
     ("outbox.retry", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/{failed_mail}/retry", {}, ok=302, reads_only=False),
     ("outbox.retry_failed", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/retry-failed", {}, ok=302, reads_only=False),
@@ -188,6 +200,9 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("auth.forgot_password", "GET"): GatedCall(PUBLIC, "/forgot"),
     ("auth.forgot_password", "POST"): GatedCall(PUBLIC, "/forgot", {"login": "{username}"}, ok=302, reads_only=False,
                                                 per_caller={ANONYMOUS: 302, DEACTIVATED: 302}),
+    # The code page without a password step just before: back to the login form.
+    ("auth.second_factor", "GET"): GatedCall(PUBLIC, "/login/2fa", ok=302),
+    ("auth.second_factor", "POST"): GatedCall(PUBLIC, "/login/2fa", {"code": "123456"}, ok=302),
     ("auth.reset_password", "GET"): GatedCall(PUBLIC, "/reset/not-a-link", ok=400),
     ("auth.reset_password", "POST"): GatedCall(PUBLIC, "/reset/not-a-link", {"new_password": PASSWORD,
                                                                              "confirm": PASSWORD}, ok=400),
@@ -426,7 +441,8 @@ def world(request, tmp_path_factory, schema_template):
 # What any request could change, read on a connection of its own. Incidents carry a version bumped
 # by every change; events, tokens and mail only ever gain rows or flip a status.
 FINGERPRINT = {
-    "users": "SELECT id, username, name, email, role, active, password_hash FROM users ORDER BY id",
+    "users": "SELECT id, username, name, email, role, active, password_hash, totp_secret, totp_enabled_at FROM users "
+             "ORDER BY id",
     "incidents": "SELECT count(*), max(id), sum(version) FROM incidents",
     "incident_events": "SELECT count(*), max(id) FROM incident_events",
     "api_tokens": "SELECT count(*), max(id), count(revoked_at) FROM api_tokens",

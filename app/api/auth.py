@@ -3,6 +3,7 @@ from flask import g, request
 from werkzeug.exceptions import Unauthorized
 
 from app.auth.credentials import ApiIdentity, identify
+from app.auth.two_factor import SecondFactorNeeded
 
 REALM = "incident-portal"
 
@@ -21,7 +22,10 @@ class Unauthenticated(Unauthorized):
 
 def authenticate() -> ApiIdentity:
     """The caller's identity, kept on `g` for the request; 401 when there is none."""
-    identity = identify(request)
+    try:
+        identity = identify(request)
+    except SecondFactorNeeded as exc:  # a 401 like any other: with the challenge
+        raise Unauthenticated(exc.message) from None
     if identity is None:
         if "Authorization" in request.headers:
             bearer = request.headers["Authorization"].lower().startswith("bearer")

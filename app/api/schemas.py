@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from app.api.fields import NO_CONTROL_CHARS, Choice, EmailAddress, Integer, Pattern, StrictBoolean, UTCDateTime
 from app.auth.roles import Role
 from app.auth.service import USERNAME_RE
+from app.auth.two_factor import CODE_MAX, is_enabled
 from app.incidents.enums import Category, EventKind, Severity, Status
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
@@ -78,6 +79,9 @@ class UserSchema(UserRefSchema):
     email = fields.String(required=True)
     role = fields.Enum(Role, by_value=fields.String, required=True)
     active = fields.Boolean(required=True)
+    two_factor = fields.Function(is_enabled, required=True, metadata={
+        "type": "boolean", "description": "Whether signing in takes a code from an authenticator app (TOTP) "
+                                          "after the password; such an account uses tokens only on the API."})
 
 
 class UserListSchema(Schema):
@@ -196,6 +200,10 @@ class TokenRequestSchema(Input):
                          metadata={"description": "A label for the token, e.g. the script using it."})
     expires_in_days = Integer(validate=validate.Range(min=1, max=365),
                                      metadata={"description": "Lifetime; API_TOKEN_TTL_DAYS (30) by default."})
+    otp = fields.String(validate=validate.Length(min=1, max=CODE_MAX), metadata={
+        "description": "For an account with two-factor sign-in (required there, else 401): the 6-digit code "
+                       "its authenticator app shows, or one of its recovery codes. Each works once. Ignored "
+                       "for other accounts."})
 
 
 class IncidentCreateSchema(Input):
@@ -277,6 +285,9 @@ class UserUpdateSchema(Input):
                                                "active technician who takes their active incidents."})
     unassign = StrictBoolean(metadata={"description": "When deactivating or demoting a technician: `true` puts "
                                                       "their active incidents back to `open`, unassigned."})
+    reset_2fa = StrictBoolean(metadata={"description": "`true` turns the user's two-factor sign-in off and "
+                                                       "deletes their recovery codes (a lost phone); a role in "
+                                                       "REQUIRE_2FA_ROLES sets it up again at next sign-in."})
 
 
 SORT_CHOICES = [prefix + key for key in SORTS for prefix in ("-", "")]

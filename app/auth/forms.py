@@ -1,7 +1,9 @@
-"""Login and password-reset forms."""
+"""Login, second-factor and password-reset forms."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.auth.two_factor import CODE_MAX
 
 
 class LoginForm(FlaskForm):
@@ -11,6 +13,13 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me logged in")
     submit = SubmitField("Log in")
+
+
+class CodeForm(FlaskForm):
+    """A code from an authenticator app, or a recovery code where one is taken (the page says which)."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=CODE_MAX)],
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"})
 
 
 class ForgotForm(FlaskForm):

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from app.auth import session as user_loader  # noqa: F401  (registers the Flask-Login user loader)
+from app.auth import two_factor
 from app.auth.forms import LoginForm
 from app.auth.service import authenticate, end_sessions
 from app.exceptions import TooManyAttempts
@@ -51,6 +52,8 @@ def login():
             flash(GENERIC_LOGIN_ERROR, "danger")
             return render_template("auth/login.html", form=form), 200
         session.clear()  # a fresh session at login: no fixation
+        if two_factor.is_enabled(user):  # the password is half of it: the code is asked for next
+            return two_factor_routes.ask_for_second_factor(user, remember=form.remember.data)
         login_user(user, remember=form.remember.data)
         flash(f"Welcome, {user.name}.", "success")
         return redirect(safe_next(request.args.get("next")))
@@ -68,4 +71,4 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-from app.auth import recovery_routes  # noqa: E402,F401  (its views register on bp, defined above)
+from app.auth import recovery_routes, two_factor_routes  # noqa: E402,F401  (their views register on bp, defined above)

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from werkzeug.security import generate_password_hash
 
-from app.auth import throttle
+from app.auth import throttle, two_factor
 from app.auth.emails import is_email
 from app.auth.roles import Role
 from app.auth.usernames import username_key
@@ -101,14 +101,16 @@ def create_user(*, username: str, password: str, role, name: str | None = None,
 
 def update_user(*, user: User, role=None, active: bool | None = None, name: str | None = None,
                 email: str | None = None, actor: User | None = None, reassign_to: int | None = None,
-                unassign: bool = False) -> User:
+                unassign: bool = False, reset_2fa: bool = False) -> User:
     """Change role, name, email, or (de)activate. Deactivation also revokes the user's tokens. A
     technician taken off duty hands their active incidents to `reassign_to` or back to open
-    (`unassign`), the `actor` (the admin) making those moves; saying neither is refused (409)."""
+    (`unassign`), the `actor` (the admin) making those moves; saying neither is refused (409).
+    `reset_2fa` clears the user's two-factor sign-in (a lost phone)."""
     errors: dict[str, list[str]] = {}
     _validate_profile(name=name, email=email, role=role, errors=errors)
-    if active is not None and not isinstance(active, bool):
-        errors.setdefault("active", []).append("Must be true or false.")
+    for flag, value in (("active", active), ("reset_2fa", reset_2fa)):
+        if value is not None and not isinstance(value, bool):
+            errors.setdefault(flag, []).append("Must be true or false.")
     if errors:
         raise InvalidInput(errors)
     with write_transaction():
@@ -129,6 +131,8 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
             user.active = active
             if not active:
                 _revoke_all_tokens(user)
+        if reset_2fa:
+            two_factor.forget(user)
     return user
 
 

@@ -1,5 +1,5 @@
 """Admin pages for accounts: list, create, change role, deactivate and reactivate (handing over a
-leaving technician's active incidents), send a reset link."""
+leaving technician's active incidents), send a reset link, reset two-factor sign-in."""
 from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
@@ -117,6 +117,15 @@ def send_reset_link(user_id: int):
     else:
         flash(f"A password reset link is on its way to {user.username} ({user.email}).", "success")
     return redirect(url_for("web.users"))
+
+
+@bp.post("/ui/users/<id:user_id>/reset-two-factor")
+@role_required(Role.ADMIN)
+def reset_two_factor(user_id: int):
+    """Turn a user's two-factor sign-in off (a lost phone); a role that requires it sets it up again."""
+    user = accounts.get_user(user_id)
+    return _update_and_say(user, lambda: f"Two-factor sign-in of {user.username} was reset; they sign in with "
+                           "their password and set it up again.", reset_2fa=True)
 
 
 def _update_and_say(user, success, role_field: str | None = None, **changes):

@@ -8,7 +8,13 @@ from app.api.auth import Unauthenticated, current_identity
 from app.api.operations import operation
 from app.api.schemas import TokenListSchema, TokenRequestSchema, TokenSchema, UserSchema, shared
 from app.auth import service as accounts
+from app.auth import two_factor
 from app.extensions import limiter
+
+OTP_NEEDED = ("This account uses two-factor sign-in: send otp, the 6-digit code its authenticator app shows "
+              "(or one of its recovery codes), with the username and password.")
+SET_UP_FIRST = ("This account's role requires two-factor sign-in: set it up on /ui/account (log in there with "
+                "the password), then send otp with the username and password.")
 
 
 def _token_limit() -> str:
@@ -34,17 +40,36 @@ class Tokens(Resource):
                            "address (RATELIMIT_TOKENS, 10 per minute by default). After 5 wrong passwords "
                            "for one username from one address (the login form, HTTP Basic and this count "
                            "together) that client gets 429 with Retry-After, for a while that grows to 15 "
-                           "minutes; the owner signing in from another address is not refused.")
+                           "minutes; the owner signing in from another address is not refused. An account "
+                           "with two-factor sign-in also needs `otp` (a code from its authenticator app, or a "
+                           "recovery code; each works once): missing or wrong is 401, and wrong codes are "
+                           "throttled like wrong passwords. Such an account cannot use HTTP Basic. An account "
+                           "whose role is in REQUIRE_2FA_ROLES and has not set it up yet gets 401 too.")
     def post(self, body):
         """Check the credentials and issue a token."""
         user = accounts.authenticate(username=body["username"], password=body["password"],
                                      address=request.remote_addr)
         if user is None:
             raise Unauthenticated("Invalid username or password.")
+        if two_factor.is_enabled(user):
+            _check_otp(user, body.get("otp"))
+        elif two_factor.is_required(user):
+            raise Unauthenticated(SET_UP_FIRST)
         token, plain = accounts.issue_token(user=user, name=body.get("name", "api"),
                                             ttl_days=body.get("expires_in_days"))
         issued = shared(TokenSchema).dump({"token": plain, "expires_at": token.expires_at, "user": user})
         return issued, 201, {"Cache-Control": "no-store"}  # a secret: no cache may keep it
+
+
+def _check_otp(user, otp: str | None) -> None:
+    """The second factor of an account that has one: missing or wrong is 401, like a wrong password
+    (a wrong one counts against this client, as wrong passwords do: 429 after a few)."""
+    if otp is None:
+        raise Unauthenticated(OTP_NEEDED)
+    try:
+        two_factor.verify_sign_in(user=user, code=otp, address=request.remote_addr)
+    except two_factor.CodeRefused as exc:
+        raise Unauthenticated(f"otp: {exc.message}") from None
 
 
 class CurrentToken(Resource):

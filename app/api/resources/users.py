@@ -49,8 +49,10 @@ class User(Resource):
                            "unless the body says where they go: `reassign_to` (another active technician; "
                            "an in-progress incident goes back to `assigned`) or `unassign: true` (back to "
                            "`open`). Each incident moved gets a timeline event and mail. Not both (422); "
-                           "only with `active: false` or a `role` that takes a technician off duty (422).")
+                           "only with `active: false` or a `role` that takes a technician off duty (422). "
+                           "`reset_2fa: true` turns the user's two-factor sign-in off and deletes their recovery "
+                           "codes (a lost phone); a role in REQUIRE_2FA_ROLES sets it up again at next sign-in.")
     def patch(self, user_id, actor, body):
-        """Role, name, email or active flag; a leaving technician's incidents handed over."""
+        """Role, name, email, active flag or a 2FA reset; a leaving technician's incidents handed over."""
         user = accounts.get_user(user_id)
         return shared(UserSchema).dump(accounts.update_user(user=user, actor=actor, **body))
