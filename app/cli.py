@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import inspect
 
 from app.auth.roles import Role
-from app.auth.service import create_user
+from app.auth.service import create_user, find_user, update_user
 from app.backup import BackupError, backup_database
 from app.database import write_transaction
 from app.exceptions import DomainError, InvalidInput
@@ -87,6 +87,18 @@ def rebuild_tallies_command() -> None:
     click.echo(f"Rebuilt the tallies from {counted} incident(s).")
 
 
+@click.command("reset-2fa")
+@click.argument("username")
+@with_appcontext
+def reset_two_factor_command(username: str) -> None:
+    """Turn off a user's two-factor sign-in (a lost phone and lost recovery codes): the way back in
+    for the last admin when REQUIRE_2FA_ROLES leaves no other admin to press "Reset 2FA"."""
+    _require_schema()
+    user = update_user(user=find_user(username), reset_2fa=True)
+    click.echo(f"Two-factor sign-in of {user.username} is off; they set it up again at their next sign-in "
+               "if their role requires it.")
+
+
 def refusals_as_messages(command: click.Command) -> click.Command:
     """Let a domain refusal (a busy database, bad input...) end any command, and every command of a
     group, with its message and exit 1, never a traceback: one place for the whole CLI."""
@@ -114,5 +126,6 @@ def init_app(app: Flask) -> None:
     """Register every `flask` command of the portal."""
     from app.mail.cli import outbox_group
 
-    for command in (outbox_group, seed_command, backup_command, create_user_command, tallies_group):
+    for command in (outbox_group, seed_command, backup_command, create_user_command, tallies_group,
+                    reset_two_factor_command):
         app.cli.add_command(refusals_as_messages(command))

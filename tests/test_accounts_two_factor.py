@@ -408,3 +408,18 @@ def test_an_admin_resets_a_users_two_factor(client, people):
 
     assert login(client, other).headers["Location"] == "/"  # the password alone signs in...
     assert client.get("/").headers["Location"] == "/ui/account#two-factor"  # ...to set it up again
+
+
+def test_the_cli_resets_two_factor_when_no_admin_can(runner, people):
+    """`flask reset-2fa USERNAME` (any case): the way back in for the last admin who lost both phone
+    and recovery codes; an unknown name is a clear error and exit 1."""
+    admin = people["admin"]
+    turn_on(admin)
+    result = runner.invoke(args=["reset-2fa", "ADMIN"])
+    assert result.exit_code == 0, result.output
+    assert "Two-factor sign-in of admin is off" in result.output
+    db.session.refresh(admin)
+    assert not two_factor.is_enabled(admin)
+    assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == admin.id)).all() == []
+    missing = runner.invoke(args=["reset-2fa", "nobody"])
+    assert missing.exit_code == 1 and "There is no user 'nobody'" in missing.output

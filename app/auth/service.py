@@ -161,6 +161,14 @@ def end_sessions(*, user: User) -> None:
         user.session_version += 1
 
 
+def find_user(username: str) -> User:
+    """The account with this username, whatever its case (NotFound otherwise)."""
+    user = db.session.scalar(select(User).where(User.username_key == username_key(username or "")))
+    if user is None:
+        raise NotFound(f"There is no user {username!r}.")
+    return user
+
+
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
