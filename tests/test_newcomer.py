@@ -54,7 +54,7 @@ def test_every_make_command_the_readme_names_is_in_the_makefile():
 def test_every_flask_command_the_readme_names_exists(app):
     """Each `flask <command> [<subcommand>]` in the README answers --help; the README says where
     `flask` lives (the virtualenv)."""
-    named = set(re.findall(r"`(?:\.venv/bin/)?flask ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", README))
+    named = set(re.findall(r"`(?:\.venv/bin/)?flask ([a-z][a-z0-9-]*(?: [a-z][a-z0-9-]*)?)", README))
     assert {"db upgrade", "seed", "create-user"} <= named
     cli = FlaskGroup(create_app=lambda: app, load_dotenv=False)
     runner = app.test_cli_runner()
