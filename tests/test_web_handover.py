@@ -156,7 +156,8 @@ def test_the_panel_forms_work_with_csrf_on(make_app, form_id):
         client = app.test_client()
         login(client, "admin", form={"csrf_token": csrf_token(client)})
     with app.app_context():  # a fresh `g`, as each real request has: the token cached there is the login page's
-        asked = client.post(f"/ui/users/{ids['tech']}/deactivate", data={"csrf_token": csrf_token(client, "/ui/users/")})
+        token = csrf_token(client, "/ui/users/")
+        asked = client.post(f"/ui/users/{ids['tech']}/deactivate", data={"csrf_token": token})
         assert asked.status_code == 409
         action, hidden = rendered_form(html(asked), form_id)
         choice = {"reassign_to": str(ids["tech_other"])} if form_id == "handover-reassign" else {}
