@@ -12,7 +12,7 @@ from app.auth.roles import Role
 from app.auth.usernames import username_key
 from app.extensions import db
 from app.incidents import references
-from app.incidents.enums import Category, EventKind, Severity, Status
+from app.incidents.enums import Category, EventKind, Priority, Severity, Status, Urgency
 from app.mail.enums import OutboxStatus
 
 # The id columns are INTEGER: 32 bits on PostgreSQL, where a wider id is "integer out of range"
@@ -120,6 +120,9 @@ class Incident(db.Model):
     description: Mapped[str] = mapped_column(Text)
     severity: Mapped[Severity] = mapped_column(SeverityType, default=Severity.MEDIUM)
     category: Mapped[Category] = mapped_column(_enum(Category), default=Category.OTHER)
+    urgency: Mapped[Urgency] = mapped_column(_enum(Urgency), default=Urgency.MEDIUM, server_default="medium")
+    # Derived from severity and urgency (app.incidents.priority) by the service, stored to filter and sort.
+    priority: Mapped[Priority] = mapped_column(_enum(Priority))
     status: Mapped[Status] = mapped_column(_enum(Status), default=Status.OPEN)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -146,6 +149,8 @@ class Incident(db.Model):
         Index("ix_incidents_technician_created", "technician_id", "created_at", "id"),
         Index("ix_incidents_technician_status", "technician_id", "status", "created_at", "id"),
         Index("ix_incidents_status_severity", "status", "severity", "created_at", "id"),
+        Index("ix_incidents_priority_created", "priority", "created_at", "id"),
+        Index("ix_incidents_urgency_created", "urgency", "created_at", "id"),
     )
 
     @property

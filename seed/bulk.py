@@ -13,8 +13,8 @@ from sqlalchemy import func, literal_column, select, text
 from app.auth.roles import Role
 from app.auth.service import hash_password
 from app.extensions import db
-from app.incidents import tallies
-from app.incidents.enums import Category
+from app.incidents import priority, tallies
+from app.incidents.enums import Category, Urgency
 from app.models import Incident, User, utcnow
 
 BULK_REPORTERS = 200
@@ -104,6 +104,7 @@ def _generator(sql: _Sql) -> str:
     raw AS (
       SELECT i, :start_id + i AS id, {status} AS status, {severity} AS severity,
         {_pick([c.value for c in Category], mix(3266489917, len(Category)))} AS category,
+        {_pick([u.value for u in Urgency], mix(2654435769, len(Urgency)))} AS urgency,
         {_pick(SERVICES, mix(668265263, len(SERVICES)))} AS service,
         {_pick(SYMPTOMS, mix(374761393, len(SYMPTOMS)))} AS symptom,
         {_pick(HOST_KINDS, mix(2166136261, len(HOST_KINDS)))} || '-' ||
@@ -113,7 +114,7 @@ def _generator(sql: _Sql) -> str:
         :t0 + (CAST(i AS bigint) * :span) / :n AS created_epoch,
         600 * (1 + i % 12) AS gap
       FROM seq),
-    gen AS (SELECT raw.*, {moves} AS moves FROM raw)
+    gen AS (SELECT raw.*, {moves} AS moves, {priority.sql_case('severity', 'urgency')} AS priority FROM raw)
     """
 
 
@@ -141,11 +142,12 @@ def load(n: int, *, now: datetime | None = None) -> int:
     restore = _set_aside_indexes() if not sql.postgres else []
     at = sql.timestamp
     connection.execute(text(_generator(sql) + f"""
-    INSERT INTO incidents (id, title, description, severity, category, status, reporter_id, technician_id,
+    INSERT INTO incidents (id, title, description, severity, urgency, priority, category, status, reporter_id,
+      technician_id,
       resolution_notes, created_at, updated_at, assigned_at, resolved_at, closed_at, version)
     SELECT id, service || ' ' || symptom || ' on ' || host,
       'Monitoring alerted on ' || host || '. Service: ' || service || '. Users say it ' || symptom || '.',
-      severity, category, status, reporter_id, CASE WHEN moves >= 2 THEN technician_id END,
+      severity, urgency, priority, category, status, reporter_id, CASE WHEN moves >= 2 THEN technician_id END,
       CASE WHEN moves >= 4 THEN :notes END,
       {at('created_epoch')}, {at('created_epoch + (moves - 1) * gap')},
       CASE WHEN moves >= 2 THEN {at('created_epoch + gap')} END,

@@ -51,7 +51,7 @@ def seed_incidents(now: datetime | None = None) -> int:
             continue
         incident = service.create_incident(
             actor=reporter, title=entry["title"], description=entry["description"],
-            severity=entry["severity"], category=entry["category"],
+            severity=entry["severity"], urgency=entry.get("urgency"), category=entry["category"],
             at=now - timedelta(hours=entry["hours_ago"]))
         for step in entry["steps"]:
             _replay(step, incident, users, now - timedelta(hours=step["hours_ago"]))
@@ -68,6 +68,8 @@ def _replay(step: dict, incident: Incident, users: dict[str, User], at: datetime
         service.assign_incident(actor=actor, incident=incident, technician_id=users[step["technician"]].id, at=at)
     elif action == "start":
         service.start_incident(actor=actor, incident=incident, at=at)
+    elif action == "hold":
+        service.hold_incident(actor=actor, incident=incident, reason=step["reason"], at=at)
     elif action == "resolve":
         service.resolve_incident(actor=actor, incident=incident, resolution_notes=step["resolution_notes"], at=at)
     elif action == "close":

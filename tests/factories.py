@@ -33,10 +33,14 @@ def make_incident(reporter: User, **fields) -> Incident:
 def bring_to(status: Status, *, incident: Incident, admin: User, technician: User) -> Incident:
     """Walk an open incident along the happy path until it reaches `status`."""
     path = [Status.ASSIGNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED]
+    if status == Status.ON_HOLD:
+        path = [Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD]
     steps = {
         Status.ASSIGNED: lambda: service.assign_incident(actor=admin, incident=incident,
                                                          technician_id=technician.id),
         Status.IN_PROGRESS: lambda: service.start_incident(actor=technician, incident=incident),
+        Status.ON_HOLD: lambda: service.hold_incident(actor=technician, incident=incident,
+                                                      reason="Waiting on the vendor."),
         Status.RESOLVED: lambda: service.resolve_incident(actor=technician, incident=incident,
                                                           resolution_notes="Fixed it."),
         Status.CLOSED: lambda: service.close_incident(actor=admin, incident=incident),

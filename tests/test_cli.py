@@ -22,10 +22,10 @@ def _counts():
 
 
 def test_seed_loads_the_users_and_one_incident_per_status(runner):
-    """Every demo user with demo1234, five incidents covering every status."""
+    """Every demo user with demo1234, six incidents covering every status."""
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
-    assert "8 new user(s) and 5 new incident(s)" in result.output
+    assert "8 new user(s) and 6 new incident(s)" in result.output
     users = {u.username: u.role for u in db.session.scalars(select(User))}
     assert users == SEED_USERS
     assert authenticate(username="admin1", password="demo1234", address="127.0.0.1") is not None
@@ -68,7 +68,7 @@ def test_seed_reset_starts_over(runner, people):
     assert db.session.scalar(select(func.count()).select_from(User)) == len(SEED_USERS)
     assert db.session.scalar(select(User).where(User.username == "admin")) is None
     assert count_incidents(actor=db.session.scalar(select(User).where(User.username == "admin1")),
-                           filters=IncidentFilters()) == 5, "tallies start over too"
+                           filters=IncidentFilters()) == 6, "tallies start over too"
 
 
 def test_create_user_prompts_for_the_password(runner):

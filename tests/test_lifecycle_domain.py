@@ -26,7 +26,7 @@ ACTORS = [
     ("reporter", "reporter_of"),
     ("reporter", "none"),
 ]
-MOVES = ["view", "edit", "assign", "start", "resolve", "close", "reopen", "comment"]
+MOVES = ["view", "edit", "assign", "start", "hold", "resume", "resolve", "close", "reopen", "comment"]
 
 
 def oracle(role: str, relation: str, status: Status, action: str):
@@ -36,9 +36,11 @@ def oracle(role: str, relation: str, status: Status, action: str):
     if action == "view":
         return ALLOWED
     states = {
-        "assign": {Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS},
+        "assign": {Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD},
         "start": {Status.ASSIGNED},
-        "resolve": {Status.IN_PROGRESS},
+        "hold": {Status.IN_PROGRESS},
+        "resume": {Status.ON_HOLD},
+        "resolve": {Status.IN_PROGRESS, Status.ON_HOLD},
         "close": {Status.RESOLVED},
         "reopen": {Status.RESOLVED, Status.CLOSED},
         "comment": set(Status),
@@ -50,13 +52,15 @@ def oracle(role: str, relation: str, status: Status, action: str):
         if relation == "reporter_of":
             may_edit_in |= {Status.OPEN}
         if relation == "assignee":
-            may_edit_in |= {Status.ASSIGNED, Status.IN_PROGRESS}
+            may_edit_in |= {Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD}
         if not may_edit_in:
             return FORBIDDEN
         return ALLOWED if status in may_edit_in else CONFLICT
     permitted = {
         "assign": role == "admin",
         "start": role == "admin" or relation == "assignee",
+        "hold": role == "admin" or relation == "assignee",
+        "resume": role == "admin" or relation == "assignee",
         "resolve": role == "admin" or relation == "assignee",
         "close": role == "admin" or relation == "reporter_of",
         "reopen": role == "admin" or relation == "reporter_of",
@@ -102,6 +106,8 @@ def _attempt(action, actor, incident, people):
                                                   if incident.technician_id != people["tech"].id
                                                   else people["tech_other"].id),
         "start": lambda: service.start_incident(actor=actor, incident=incident),
+        "hold": lambda: service.hold_incident(actor=actor, incident=incident, reason="Waiting on the reporter."),
+        "resume": lambda: service.resume_incident(actor=actor, incident=incident),
         "resolve": lambda: service.resolve_incident(actor=actor, incident=incident, resolution_notes="Done."),
         "close": lambda: service.close_incident(actor=actor, incident=incident),
         "reopen": lambda: service.reopen_incident(actor=actor, incident=incident, reason="Came back."),
@@ -135,6 +141,9 @@ def test_every_move_matches_the_spec(people, role, relation, status, action):
     after = _snapshot(incident)
     if outcome != ALLOWED or action == "view":
         assert after == before
+    elif action == "comment" and relation == "reporter_of" and status == Status.ON_HOLD:
+        # The reporter answered: the incident resumes in the same transaction (comment + resumed).
+        assert after[0] == Status.IN_PROGRESS and after[1] == before[1] + 1 and after[4] == before[4] + 2
     elif action == "comment":
         assert after[:4] == before[:4] and after[4] == before[4] + 1
     else:

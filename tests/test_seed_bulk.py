@@ -4,6 +4,7 @@ from sqlalchemy import func, inspect, select, text
 from app.extensions import db
 from app.incidents import tallies
 from app.incidents.enums import Status
+from app.incidents.priority import MATRIX
 from app.incidents.queries import IncidentFilters, list_incidents, timeline
 from app.models import Incident, IncidentTally, User
 
@@ -31,10 +32,13 @@ def test_bulk_load_is_consistent_and_leaves_the_schema_whole(runner):
     assert result.exit_code == 0, result.output
     assert "Appended 600 generated incident(s)" in result.output
     assert _schema_objects() == schema
-    assert db.session.scalar(select(func.count()).select_from(Incident)) == 605
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 606
     statuses = dict(db.session.execute(select(Incident.status, func.count()).group_by(Incident.status)).all())
     assert set(statuses) == set(Status) and statuses[Status.CLOSED] > statuses[Status.OPEN]
-    for incident in db.session.scalars(select(Incident).where(Incident.id > 5).limit(50)):
+    mixes = set(db.session.execute(select(Incident.severity, Incident.urgency, Incident.priority).distinct()).all())
+    assert {(severity, urgency) for severity, urgency, _ in mixes} == set(MATRIX)
+    assert all(priority == MATRIX[severity, urgency] for severity, urgency, priority in mixes)
+    for incident in db.session.scalars(select(Incident).where(Incident.id > 6).limit(50)):
         events = timeline(incident=incident)
         moves = [e for e in events if e.to_status is not None]
         assert moves[-1].to_status == incident.status and incident.version == len(moves)
@@ -53,7 +57,7 @@ def test_bulk_data_is_searchable_and_appends(runner):
     for _ in range(2):
         result = runner.invoke(args=["seed", "--bulk", "300"])
         assert result.exit_code == 0, result.output
-    assert db.session.scalar(select(func.count()).select_from(Incident)) == 605
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 606
     admin = db.session.scalar(select(User).where(User.username == "admin1"))
     sample = db.session.scalar(select(Incident).where(Incident.id == 400))
     host = sample.title.rsplit(" ", 1)[-1]

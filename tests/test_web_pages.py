@@ -77,14 +77,15 @@ def test_the_current_page_is_marked_in_the_navigation(client, people):
 
 
 def test_the_dashboard_counts_statuses_in_lifecycle_order(client, people):
-    """Open, assigned, in progress, resolved, closed: the order work flows, each with its count."""
-    for status in [Status.CLOSED, Status.OPEN, Status.OPEN, Status.RESOLVED]:
+    """Open, assigned, in progress, on hold, resolved, closed: the order work flows, each with its count."""
+    for status in [Status.CLOSED, Status.OPEN, Status.OPEN, Status.RESOLVED, Status.ON_HOLD]:
         incident_in(status, people)
     login(client, people["admin"])
     page = html(client.get("/"))
     section = page.split('id="by-status"')[1].split("</section>")[0]
     counts = re.findall(r'fs-3 fw-bold">(\d+)</span>\s*<span class="d-block text-body-secondary">([\w ]+)<', section)
-    assert counts == [("2", "Open"), ("0", "Assigned"), ("0", "In progress"), ("1", "Resolved"), ("1", "Closed")]
+    assert counts == [("2", "Open"), ("0", "Assigned"), ("0", "In progress"), ("1", "On hold"), ("1", "Resolved"),
+                      ("1", "Closed")]
     assert 'href="/ui/incidents/?status=in_progress"' in section
 
 

@@ -89,10 +89,10 @@ def _operation(op, resource, method: str, has_id: bool) -> dict:
 
 def move_rules(moves: tuple[GoesWith, ...]) -> dict:
     """A body's move rules as JSON Schema (2020-12, as OpenAPI 3.1 reads it): the status needs its
-    field, and a field sent with one move only needs that status."""
+    field, and a field sent with some moves only needs one of their statuses."""
     rules = []
     for rule in moves:
-        move = {"required": ["status"], "properties": {"status": {"pattern": choice_pattern((rule.status,))}}}
+        move = {"required": ["status"], "properties": {"status": {"pattern": choice_pattern(rule.statuses)}}}
         rules.append({"if": move, "then": {"required": [rule.field]}})
         if rule.only:
             rules.append({"if": {"required": [rule.field]}, "then": move})

@@ -12,7 +12,7 @@ from app.api.fields import NO_CONTROL_CHARS, Choice, EmailAddress, Integer, Patt
 from app.auth.roles import Role
 from app.auth.service import USERNAME_RE
 from app.auth.two_factor import CODE_MAX, is_enabled
-from app.incidents.enums import Category, EventKind, Severity, Status
+from app.incidents.enums import Category, EventKind, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
 from app.models import MAX_ID
@@ -96,6 +96,9 @@ class IncidentSchema(Schema):
     title = fields.String(required=True)
     description = fields.String(required=True)
     severity = fields.Enum(Severity, by_value=fields.String, required=True)
+    urgency = fields.Enum(Urgency, by_value=fields.String, required=True)
+    priority = fields.Enum(Priority, by_value=fields.String, required=True, metadata={
+        "description": "Derived from severity and urgency (SPEC's matrix); read-only."})
     category = fields.Enum(Category, by_value=fields.String, required=True)
     status = fields.Enum(Status, by_value=fields.String, required=True)
     reporter = fields.Nested(UserRefSchema, required=True)
@@ -212,16 +215,21 @@ class IncidentCreateSchema(Input):
     title = _text(TITLE_MAX, required=True)
     description = _text(DESCRIPTION_MAX, required=True)
     severity = Choice(Severity, metadata={"default": Severity.MEDIUM.value})
+    urgency = Choice(Urgency, metadata={"default": Urgency.MEDIUM.value})
     category = Choice(Category, metadata={"default": Category.OTHER.value})
 
 
 @dataclass(frozen=True)
 class GoesWith:
-    """A move (`status`) needs `field`; when `only`, the field is sent with that move alone."""
+    """A move (any of `statuses`) needs `field`; when `only`, the field is sent with those moves alone."""
 
-    status: Status
+    statuses: tuple[Status, ...]
     field: str
     only: bool = True
+
+    @property
+    def names(self) -> str:
+        return " or ".join(status.value for status in self.statuses)
 
 
 class IncidentUpdateSchema(Input):
@@ -230,19 +238,22 @@ class IncidentUpdateSchema(Input):
     title = _text(TITLE_MAX)
     description = _text(DESCRIPTION_MAX)
     severity = Choice(Severity)
+    urgency = Choice(Urgency)
     category = Choice(Category)
     technician_id = _id(metadata={"description": "Assign (admins): the id of an active technician."})
     status = Choice(Status, metadata={
-        "description": "The move to make: in_progress (start), resolved (needs resolution_notes), "
-                       "closed, or open (reopen, needs reason). `assigned` goes with technician_id."})
+        "description": "The move to make: in_progress (start, or resume from on_hold), on_hold (needs "
+                       "reason), resolved (needs resolution_notes), closed, or open (reopen, needs reason). "
+                       "`assigned` goes with technician_id."})
     resolution_notes = _text(TEXT_MAX, metadata={"description": "Required when status is resolved."})
-    reason = _text(TEXT_MAX, metadata={"description": "Required when status is open (reopen)."})
+    reason = _text(TEXT_MAX, metadata={"description": "Required when status is open (reopen) or on_hold "
+                                                      "(what the incident waits for)."})
     version = _id(metadata={"description": "The version you edited; 412 if the incident has moved on."})
 
     # What a move needs, and what means nothing without its move: checked below, and written into
     # the document as if/then rules (openapi.py) so that clients and fuzzers know before asking.
-    MOVES = (GoesWith(Status.RESOLVED, "resolution_notes"), GoesWith(Status.OPEN, "reason"),
-             GoesWith(Status.ASSIGNED, "technician_id", only=False))
+    MOVES = (GoesWith((Status.RESOLVED,), "resolution_notes"), GoesWith((Status.OPEN, Status.ON_HOLD), "reason"),
+             GoesWith((Status.ASSIGNED,), "technician_id", only=False))
 
     @validates_schema
     def _moves_carry_what_they_need(self, data, **kwargs):
@@ -250,10 +261,10 @@ class IncidentUpdateSchema(Input):
         422 naming the field, whatever the incident's state (never silently dropped)."""
         errors = {}
         for rule in self.MOVES:
-            if data.get("status") == rule.status and rule.field not in data:
-                errors[rule.field] = [f"Required with status {rule.status.value}."]
-            elif rule.only and rule.field in data and data.get("status") != rule.status:
-                errors[rule.field] = [f"Only sent with status {rule.status.value}."]
+            if data.get("status") in rule.statuses and rule.field not in data:
+                errors[rule.field] = [f"Required with status {data['status'].value}."]
+            elif rule.only and rule.field in data and data.get("status") not in rule.statuses:
+                errors[rule.field] = [f"Only sent with status {rule.names}."]
         if errors:
             raise ValidationError(errors)
 
@@ -299,6 +310,8 @@ class IncidentQuerySchema(Query):
     status = fields.List(Choice(Status), metadata={"description": "Repeat to match any of several."})
     severity = fields.List(Choice(Severity), metadata={"description": "Repeat to match any of several."})
     category = fields.List(Choice(Category), metadata={"description": "Repeat to match any of several."})
+    priority = fields.List(Choice(Priority), metadata={"description": "Repeat to match any of several."})
+    urgency = fields.List(Choice(Urgency), metadata={"description": "Repeat to match any of several."})
     technician = fields.String(validate=[Pattern(r"^(?:me|none|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
         "description": "A technician's id, `me`, or `none` for unassigned incidents."})
     reporter = fields.String(validate=[Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={

@@ -1,7 +1,8 @@
 """The incident domain's vocabulary: the values an incident and its timeline store.
 
 Data only, like the models that import it; the rules about these values live in
-`app.incidents.lifecycle`. (Priority and urgency join here with the SLA work.)
+`app.incidents.lifecycle`; which priority a severity and an urgency give is
+`app.incidents.priority`.
 """
 from enum import StrEnum
 
@@ -18,6 +19,7 @@ class Status(Labelled):
     OPEN = "open"
     ASSIGNED = "assigned"
     IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -40,6 +42,32 @@ class Severity(Labelled):
         return list(Severity).index(self) + 1
 
 
+class Urgency(Labelled):
+    """How soon the reporter's work needs it back; with the severity it gives the priority."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Priority(StrEnum):
+    """P1 (most urgent) to P4, derived from severity and urgency; never sent by a client."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+    @classmethod
+    def parse(cls, text: str) -> "Priority":
+        """Accept 'p1' as well as 'P1'; raise ValueError otherwise."""
+        return cls(str(text).strip().upper())
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
 class Category(Labelled):
     NETWORK = "network"
     SERVER = "server"
@@ -60,3 +88,5 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     CLOSED = "closed"
+    ON_HOLD = "on_hold"
+    RESUMED = "resumed"

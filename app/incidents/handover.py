@@ -13,7 +13,7 @@ from app.incidents.lifecycle import can_hold_incidents
 from app.models import MAX_ID, Incident, User, utcnow
 
 # The active statuses that have a technician (an `open` incident has none).
-HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS)
+HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
 class IncidentsHeld(TransitionNotAllowed):
@@ -32,7 +32,7 @@ class IncidentsHeld(TransitionNotAllowed):
 
 
 def held_incidents(technician: User) -> list[Incident]:
-    """The technician's active incidents (assigned or in progress), oldest first."""
+    """The technician's active incidents (assigned, in progress or on hold), oldest first."""
     return list(db.session.scalars(
         select(Incident).where(Incident.technician_id == technician.id, Incident.status.in_(HELD_STATUSES))
         .order_by(Incident.id)

@@ -19,13 +19,16 @@ class Action(StrEnum):
     EDIT = "edit"
     ASSIGN = "assign"
     START = "start"
+    HOLD = "hold"
+    RESUME = "resume"
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
     COMMENT = "comment"
 
 
-ACTIVE_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS)
+# Open work: on hold waits on the reporter or a third party, but is still someone's to finish.
+ACTIVE_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 TEXT_MAX = 10_000  # comments, resolution notes, reopen reasons
@@ -94,7 +97,9 @@ RULES: dict[Action, Rule] = {
     Action.EDIT: _rule(Role, _own_or_assigned, set(Status) - {Status.CLOSED}),
     Action.ASSIGN: _rule({Role.ADMIN}, None, ACTIVE_STATUSES),
     Action.START: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.ASSIGNED}),
-    Action.RESOLVE: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.IN_PROGRESS}),
+    Action.HOLD: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.IN_PROGRESS}),
+    Action.RESUME: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.ON_HOLD}),
+    Action.RESOLVE: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.IN_PROGRESS, Status.ON_HOLD}),
     # "The reporter" of an incident is a relation, not a role: a technician who reported
     # an incident closes and reopens it like any reporter would.
     Action.CLOSE: _rule(Role, _OWN, {Status.RESOLVED}),
@@ -112,7 +117,7 @@ def editable_states(user: Actor, incident: IncidentLike) -> frozenset[Status]:
     if is_reporter_of(user, incident):
         states.add(Status.OPEN)
     if is_assignee_of(user, incident) and user.role == Role.TECHNICIAN:
-        states.update({Status.ASSIGNED, Status.IN_PROGRESS})
+        states.update({Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD})
     return frozenset(states)
 
 
@@ -120,17 +125,36 @@ def editable_states(user: Actor, incident: IncidentLike) -> frozenset[Status]:
 TARGET: dict[Action, Status] = {
     Action.ASSIGN: Status.ASSIGNED,
     Action.START: Status.IN_PROGRESS,
+    Action.HOLD: Status.ON_HOLD,
+    Action.RESUME: Status.IN_PROGRESS,
     Action.RESOLVE: Status.RESOLVED,
     Action.CLOSE: Status.CLOSED,
 }
 
-# The status value a client sends (`PUT {"status": ...}`) names the move it asks for.
+# The status value a client sends (`PUT {"status": ...}`) names the move it asks for...
 MOVE_FOR_STATUS: dict[Status, Action] = {
     Status.IN_PROGRESS: Action.START,
+    Status.ON_HOLD: Action.HOLD,
     Status.RESOLVED: Action.RESOLVE,
     Status.CLOSED: Action.CLOSE,
     Status.OPEN: Action.REOPEN,
 }
+# ...except where the state it leaves names another: back to in_progress from on_hold is resuming.
+MOVE_FROM_STATUS: dict[tuple[Status, Status], Action] = {
+    (Status.ON_HOLD, Status.IN_PROGRESS): Action.RESUME,
+}
+
+
+def move_for(status: Status, incident: IncidentLike) -> Action | None:
+    """The move a requested status names for this incident; None when no move reaches it
+    (`assigned` is reached by assigning)."""
+    return MOVE_FROM_STATUS.get((incident.status, status)) or MOVE_FOR_STATUS.get(status)
+
+
+def resumes_on_comment(user: Actor, incident: IncidentLike) -> bool:
+    """An incident on hold waits on its reporter: the reporter's comment takes it back to in progress
+    (whoever else is allowed to comment, their comment leaves it on hold)."""
+    return incident.status == Status.ON_HOLD and is_reporter_of(user, incident)
 
 
 def target_status(action: Action, incident: IncidentLike) -> Status:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.exceptions import InvalidInput
-from app.incidents.enums import Severity
+from app.incidents.enums import Priority, Severity
 from app.models import MAX_ID, Incident
 
 # What each sort orders by; the tie-breakers are the trailing columns of the indexes.
@@ -29,6 +29,7 @@ SORT_KEYS = {
     "created_at": ("created_at", "id"),
     "updated_at": ("updated_at", "id"),
     "severity": ("severity", "created_at", "id"),
+    "priority": ("priority", "created_at", "id"),
 }
 # Walking one index per value costs (offset + page) rows per walk; deeper than this, one walk
 # filtering the values as it goes costs less.
@@ -127,6 +128,8 @@ def _decode(cursor: str, sort: str) -> list[Any]:
                 raise ValueError("bad id")
         elif name == "severity":
             value = Severity(value)
+        elif name == "priority":
+            value = Priority(value)
         else:
             # Stored naive UTC: a date that cannot be moved to UTC (year 1 at +14:00) is no cursor.
             value = datetime.fromisoformat(value)

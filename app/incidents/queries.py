@@ -8,7 +8,7 @@ from app.auth.roles import Role
 from app.exceptions import NotFound
 from app.extensions import db
 from app.incidents import paging, search, tallies
-from app.incidents.enums import Category, Severity, Status
+from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import can_see
 from app.models import Incident, IncidentEvent, User
 
@@ -18,6 +18,7 @@ SORTS = {
     "created_at": Incident.created_at,
     "updated_at": Incident.updated_at,
     "severity": Incident.severity,
+    "priority": Incident.priority,
 }
 DEFAULT_SORT = "-created_at"
 
@@ -29,6 +30,8 @@ class IncidentFilters:
     status: list[Status] = field(default_factory=list)
     severity: list[Severity] = field(default_factory=list)
     category: list[Category] = field(default_factory=list)
+    priority: list[Priority] = field(default_factory=list)
+    urgency: list[Urgency] = field(default_factory=list)
     technician_id: int | None = None
     unassigned: bool = False
     reporter_id: int | None = None
@@ -79,7 +82,7 @@ def _terms(actor: User, filters: IncidentFilters) -> list[paging.Term]:
     terms: list[paging.Term] = []
     if actor.role == Role.REPORTER:
         terms.append(("reporter_id", (actor.id,)))
-    for name in ("status", "severity", "category"):
+    for name in ("status", "severity", "category", "priority", "urgency"):
         if getattr(filters, name):
             terms.append((name, tuple(dict.fromkeys(getattr(filters, name)))))
     if filters.unassigned:
@@ -199,8 +202,9 @@ def timeline(*, incident: Incident) -> list[IncidentEvent]:
 
 
 def _tally_scope(actor: User, filters: IncidentFilters) -> str | None:
-    """The tally scope that answers this count exactly, or None when only a real count can."""
-    if filters.q and filters.q.strip():
+    """The tally scope that answers this count exactly, or None when only a real count can (the
+    tallies count by status, severity and category, not by priority or urgency)."""
+    if (filters.q and filters.q.strip()) or filters.priority or filters.urgency:
         return None
     scopes = []
     if actor.role == Role.REPORTER:

@@ -13,37 +13,38 @@ from app.database import lock_for_update, write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
 from app.extensions import db
 from app.incidents import notifications, tallies
-from app.incidents.enums import EventKind, Status
+from app.incidents.enums import EventKind, Severity, Status, Urgency
 from app.incidents.lifecycle import (
-    MOVE_FOR_STATUS,
     Action,
     Decision,
     can_hold_incidents,
     decide,
     may_create,
+    move_for,
+    resumes_on_comment,
     target_status,
 )
+from app.incidents.priority import priority_of
 from app.incidents.validation import validate_details, validate_note
 from app.models import Incident, IncidentEvent, User, utcnow
 
 UNSET: Any = object()
 
 
-def create_incident(*, actor: User, title: str, description: str, severity=None, category=None,
+def create_incident(*, actor: User, title: str, description: str, severity=None, urgency=None, category=None,
                     at: datetime | None = None) -> Incident:
-    """Report a new incident; the reporter is the actor."""
+    """Report a new incident; the reporter is the actor, the priority follows from severity and urgency."""
     if not may_create(actor):
         raise PermissionDenied("You may not report incidents.")
     fields = {"title": title, "description": description}
-    if severity is not None:
-        fields["severity"] = severity
-    if category is not None:
-        fields["category"] = category
-    details = validate_details(fields)
+    for name, value in (("severity", severity), ("urgency", urgency), ("category", category)):
+        if value is not None:
+            fields[name] = value
+    details = {"severity": Severity.MEDIUM, "urgency": Urgency.MEDIUM, **validate_details(fields)}
     with write_transaction():
         now = at or utcnow()
         incident = Incident(reporter_id=actor.id, status=Status.OPEN, created_at=now, updated_at=now,
-                            **details)
+                            priority=priority_of(details["severity"], details["urgency"]), **details)
         db.session.add(incident)
         db.session.flush()
         tallies.move([], tallies.snapshot(incident))
@@ -55,10 +56,13 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
 def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] | None = None,
                     technician_id: int | None = UNSET, status: Status | None = None,
                     resolution_notes: str | None = None, reason: str | None = None,
-                    expected_version: int | None = None, at: datetime | None = None) -> Incident:
+                    expected_version: int | None = None, at: datetime | None = None,
+                    move: Action | None = None) -> Incident:
     """Apply an edit, an assignment and a move together, all or nothing (the API's PUT/PATCH).
 
-    Asking for status `assigned` together with `technician_id` is the assignment itself."""
+    Asking for status `assigned` together with `technician_id` is the assignment itself. The
+    status names the move from the incident's state (`in_progress` starts an assigned incident,
+    resumes one on hold); a caller that means one move names it in `move`."""
     assigning = technician_id is not UNSET
     with write_transaction():
         lock_for_update(incident)
@@ -70,14 +74,14 @@ def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] 
         if assigning:
             _assign(actor, incident, technician_id, now)
         if status is not None and not (assigning and status == Status.ASSIGNED):
-            _move(actor, incident, status, now, resolution_notes=resolution_notes, reason=reason)
+            _move(actor, incident, status, now, resolution_notes=resolution_notes, reason=reason, move=move)
         tallies.move(counted_as, tallies.snapshot(incident))
     return incident
 
 
 def edit_incident(*, actor: User, incident: Incident, details: dict[str, Any],
                   expected_version: int | None = None) -> Incident:
-    """Change title, description, severity or category."""
+    """Change title, description, severity, urgency or category (the priority follows)."""
     return update_incident(actor=actor, incident=incident, details=details,
                            expected_version=expected_version)
 
@@ -89,11 +93,25 @@ def assign_incident(*, actor: User, incident: Incident, technician_id: int | Non
                            expected_version=expected_version, at=at)
 
 
+def hold_incident(*, actor: User, incident: Incident, reason: str, expected_version: int | None = None,
+                  at: datetime | None = None) -> Incident:
+    """in_progress -> on_hold (waiting on the reporter or a third party), saying why."""
+    return update_incident(actor=actor, incident=incident, status=Status.ON_HOLD, reason=reason,
+                           expected_version=expected_version, at=at, move=Action.HOLD)
+
+
+def resume_incident(*, actor: User, incident: Incident, expected_version: int | None = None,
+                    at: datetime | None = None) -> Incident:
+    """on_hold -> in_progress."""
+    return update_incident(actor=actor, incident=incident, status=Status.IN_PROGRESS,
+                           expected_version=expected_version, at=at, move=Action.RESUME)
+
+
 def start_incident(*, actor: User, incident: Incident, expected_version: int | None = None,
                    at: datetime | None = None) -> Incident:
     """assigned -> in_progress."""
     return update_incident(actor=actor, incident=incident, status=Status.IN_PROGRESS,
-                           expected_version=expected_version, at=at)
+                           expected_version=expected_version, at=at, move=Action.START)
 
 
 def resolve_incident(*, actor: User, incident: Incident, resolution_notes: str,
@@ -131,11 +149,21 @@ def hand_over_incident(*, actor: User, incident: Incident, technician_id: int | 
 
 
 def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | None = None) -> IncidentEvent:
-    """Append a comment to the timeline; the incident's version is untouched."""
+    """Append a comment to the timeline. The incident's version is untouched, unless it was on hold
+    waiting on its reporter and the reporter wrote: then it resumes, in the same transaction."""
     with write_transaction():
         _authorize(actor, Action.COMMENT, incident)
         text = validate_note(body, field="body")
-        event = _record(incident, actor, EventKind.COMMENTED, at or utcnow(), body=text)
+        now = at or utcnow()
+        event = _record(incident, actor, EventKind.COMMENTED, now, body=text)
+        if resumes_on_comment(actor, incident):
+            lock_for_update(incident)
+            counted_as = tallies.snapshot(incident)
+            incident.status = Status.IN_PROGRESS
+            incident.updated_at = now
+            _record(incident, actor, EventKind.RESUMED, now, from_status=Status.ON_HOLD,
+                    to_status=Status.IN_PROGRESS)
+            tallies.move(counted_as, tallies.snapshot(incident))
     return event
 
 
@@ -175,6 +203,10 @@ def _edit(actor: User, incident: Incident, details: dict[str, Any], now: datetim
         if old != new:
             changes[field] = [getattr(old, "value", old), getattr(new, "value", new)]
             setattr(incident, field, new)
+    priority = priority_of(incident.severity, incident.urgency)
+    if priority != incident.priority:
+        changes["priority"] = [incident.priority.value, priority.value]
+        incident.priority = priority
     if changes:
         incident.updated_at = now
         _record(incident, actor, EventKind.EDITED, now, changes=changes)
@@ -223,6 +255,8 @@ def _drop_technician(incident: Incident) -> User:
 
 _EVENT_FOR_MOVE = {
     Action.START: EventKind.STATUS_CHANGED,
+    Action.HOLD: EventKind.ON_HOLD,
+    Action.RESUME: EventKind.RESUMED,
     Action.RESOLVE: EventKind.RESOLVED,
     Action.CLOSE: EventKind.CLOSED,
     Action.REOPEN: EventKind.REOPENED,
@@ -230,8 +264,8 @@ _EVENT_FOR_MOVE = {
 
 
 def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
-          resolution_notes: str | None = None, reason: str | None = None) -> None:
-    action = _action_for(status, incident)
+          resolution_notes: str | None = None, reason: str | None = None, move: Action | None = None) -> None:
+    action = move or _action_for(status, incident)
     _authorize(actor, action, incident)
     from_status = incident.status
     to_status = target_status(action, incident)
@@ -240,6 +274,8 @@ def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
         incident.resolution_notes = validate_note(resolution_notes, field="resolution_notes")
         incident.resolved_at = now
         body = incident.resolution_notes
+    elif action == Action.HOLD:
+        body = validate_note(reason, field="reason")
     elif action == Action.CLOSE:
         incident.closed_at = now
     elif action == Action.REOPEN:
@@ -258,7 +294,7 @@ def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
 
 def _action_for(status: Status, incident: Incident) -> Action:
     """The move a requested status names; `assigned` is reached by assigning, not by asking."""
-    action = MOVE_FOR_STATUS.get(status)
+    action = move_for(status, incident)
     if action is None:
         raise TransitionNotAllowed(
             f"{incident.reference} reaches '{status.value}' by assigning a technician, not by a status change."

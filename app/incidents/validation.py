@@ -3,7 +3,7 @@ import re
 from typing import Any
 
 from app.exceptions import InvalidInput
-from app.incidents.enums import Category, Severity
+from app.incidents.enums import Category, Severity, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 
 # Control characters other than tab, newline and carriage return are never legitimate text.
@@ -41,9 +41,10 @@ def parse_choice(enum_cls, value: Any, *, field: str, errors: dict[str, list[str
 
 
 def validate_details(fields: dict[str, Any]) -> dict[str, Any]:
-    """Check any of title / description / severity / category; raise InvalidInput listing all."""
+    """Check any of title / description / severity / urgency / category; raise InvalidInput listing all.
+    (`priority` is none of them: it follows from severity and urgency, no one writes it.)"""
     errors: dict[str, list[str]] = {}
-    unknown = set(fields) - {"title", "description", "severity", "category"}
+    unknown = set(fields) - {"title", "description", "severity", "urgency", "category"}
     for name in sorted(unknown):
         errors[name] = ["Unknown field."]
     clean: dict[str, Any] = {}
@@ -55,6 +56,8 @@ def validate_details(fields: dict[str, Any]) -> dict[str, Any]:
                                           max_length=DESCRIPTION_MAX, errors=errors)
     if "severity" in fields:
         clean["severity"] = parse_choice(Severity, fields["severity"], field="severity", errors=errors)
+    if "urgency" in fields:
+        clean["urgency"] = parse_choice(Urgency, fields["urgency"], field="urgency", errors=errors)
     if "category" in fields:
         clean["category"] = parse_choice(Category, fields["category"], field="category", errors=errors)
     if errors:

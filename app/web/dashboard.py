@@ -59,7 +59,8 @@ def dashboard_for(user: User) -> Dashboard:
     panels: list[Panel] = []
     if user.role == Role.TECHNICIAN:
         panels.append(_panel(user, "My queue", technician=ME,
-                             status=[Status.ASSIGNED.value, Status.IN_PROGRESS.value], sort="-severity"))
+                             status=[Status.ASSIGNED.value, Status.IN_PROGRESS.value, Status.ON_HOLD.value],
+                             sort="-severity"))
     if user.role == Role.ADMIN:
         panels.append(_panel(user, "Unassigned — to triage", status=Status.OPEN.value, technician=NOBODY,
                              sort="-severity"))

@@ -9,7 +9,7 @@ from wtforms.widgets import HiddenInput
 
 from app.auth.emails import EMAIL_MAX
 from app.auth.roles import Role
-from app.incidents.enums import Category, Severity
+from app.incidents.enums import Category, Severity, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 
 USERNAME_MAX = 64
@@ -42,12 +42,15 @@ class IncidentForm(FlaskForm):
     description = TextAreaField("Description", validators=[DataRequired(), Length(max=DESCRIPTION_MAX)],
                                 render_kw={"rows": 6})
     severity = SelectField("Severity", choices=enum_choices(Severity), default=Severity.MEDIUM.value)
+    urgency = SelectField("Urgency", choices=enum_choices(Urgency), default=Urgency.MEDIUM.value,
+                          description="How soon the work it stops needs it back; with the severity it sets "
+                                      "the priority.")
     category = SelectField("Category", choices=enum_choices(Category), default=Category.OTHER.value)
 
     def details(self) -> dict[str, str]:
         """The fields as the service takes them."""
         return {"title": self.title.data, "description": self.description.data,
-                "severity": self.severity.data, "category": self.category.data}
+                "severity": self.severity.data, "urgency": self.urgency.data, "category": self.category.data}
 
 
 class EditIncidentForm(IncidentForm, VersionedForm):
@@ -70,6 +73,13 @@ class ResolveForm(VersionedForm):
 
     resolution_notes = TextAreaField("Resolution notes", validators=[DataRequired(), Length(max=TEXT_MAX)],
                                      render_kw={"rows": 4})
+
+
+class HoldForm(VersionedForm):
+    """Put on hold, saying what the incident waits for."""
+
+    reason = TextAreaField("Waiting for", validators=[DataRequired(), Length(max=TEXT_MAX)],
+                           render_kw={"rows": 3})
 
 
 class ReopenForm(VersionedForm):

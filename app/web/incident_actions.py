@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 from app.incidents import service
 from app.incidents.lifecycle import Action
 from app.models import Incident
-from app.web.forms import AssignForm, CommentForm, MoveForm, ReopenForm, ResolveForm, VersionedForm
+from app.web.forms import AssignForm, CommentForm, HoldForm, MoveForm, ReopenForm, ResolveForm, VersionedForm
 
 # Text on the page; a function of the incident when it depends on it ("Assign" / "Reassign").
 Words = str | Callable[[Incident], str]
@@ -92,6 +92,8 @@ INCIDENT_ACTIONS = (
                    field_label=lambda incident: f"{_assign_or_reassign(incident)} to", choices=_technician_choices),
     IncidentAction(Action.START, "start", "Start work on an assigned incident.", MoveForm,
                    service.start_incident, "{ref} is in progress.", button="Start work"),
+    IncidentAction(Action.RESUME, "resume", "Resume work on an incident on hold.", MoveForm,
+                   service.resume_incident, "{ref} is in progress again.", button="Resume"),
     IncidentAction(Action.RESOLVE, "resolve", "Resolve, with notes.", ResolveForm,
                    service.resolve_incident, "{ref} is resolved; the reporter has been told.",
                    button="Resolve", button_class="btn btn-success", field="resolution_notes"),
@@ -101,6 +103,10 @@ INCIDENT_ACTIONS = (
     IncidentAction(Action.REOPEN, "reopen", "Reopen a resolved or closed incident, with a reason.", ReopenForm,
                    service.reopen_incident, "{ref} is reopened.", button="Reopen",
                    button_class="btn btn-outline-danger", field="reason"),
+    IncidentAction(Action.HOLD, "hold", "Put an incident in progress on hold, saying what it waits for.", HoldForm,
+                   service.hold_incident, "{ref} is on hold; a comment from its reporter resumes it.",
+                   button="Put on hold", button_class="btn btn-outline-secondary", field="reason",
+                   help="While it waits on the reporter or a third party."),
     IncidentAction(Action.COMMENT, "comments", "Add a comment to the timeline.", CommentForm,
                    service.add_comment, "Your comment was added to {ref}.", button="Add comment",
                    button_class="btn btn-outline-primary", field="body", heading="Add a comment"),

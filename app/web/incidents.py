@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 
 from app.exceptions import DomainError, InvalidInput
 from app.incidents import queries, service
-from app.incidents.enums import Category, Severity, Status
+from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import Action, allowed_actions
 from app.web import bp
 from app.web.detail import render_detail
@@ -22,6 +22,7 @@ def incidents():
                                   page=query.page, per_page=query.per_page)
     return render_template("web/incident_list.html", page=page, query=query, technicians=service.technicians(),
                            statuses=list(Status), severities=list(Severity), categories=list(Category),
+                           priorities=list(Priority), urgencies=list(Urgency),
                            sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES)
 
 
@@ -52,7 +53,7 @@ def incident(incident_id: int):
 @bp.route("/ui/incidents/<id:incident_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_incident(incident_id: int):
-    """Change title, description, severity or category."""
+    """Change title, description, severity, urgency or category."""
     incident = queries.get_incident(actor=current_user, incident_id=incident_id)
     detail_url = url_for("web.incident", incident_id=incident.id)
     if Action.EDIT not in allowed_actions(current_user, incident):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from app.incidents.enums import Category, Severity, Status
+from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters
 from app.models import MAX_ID, User
@@ -18,6 +18,8 @@ SORT_CHOICES = [
     ("updated_at", "Least recently updated"),
     ("-severity", "Severity, highest first"),
     ("severity", "Severity, lowest first"),
+    ("priority", "Priority, P1 first"),
+    ("-priority", "Priority, P4 first"),
 ]
 ME, NOBODY = "me", "none"
 MAX_PAGE = 1_000_000
@@ -51,7 +53,8 @@ def _enum_values(enum_cls, raw: list[str]) -> list:
     members = []
     for text in raw:
         try:
-            member = Status.parse(text) if enum_cls is Status else enum_cls(text.strip().lower())
+            parse = getattr(enum_cls, "parse", None)
+            member = parse(text) if parse else enum_cls(text.strip().lower())
         except ValueError:
             continue
         if member not in members:
@@ -76,10 +79,13 @@ def _int(raw: str | None, default: int, maximum: int) -> int:
 
 
 def parse_list_query(args: MultiDict, user: User) -> ListQuery:
-    """Read status/severity/category (repeatable), technician, reporter (`me`), q, sort, page, per_page."""
+    """Read status/severity/category/priority/urgency (repeatable), technician, reporter (`me`), q, sort,
+    page, per_page."""
     statuses = _enum_values(Status, args.getlist("status"))
     severities = _enum_values(Severity, args.getlist("severity"))
     categories = _enum_values(Category, args.getlist("category"))
+    priorities = _enum_values(Priority, args.getlist("priority"))
+    urgencies = _enum_values(Urgency, args.getlist("urgency"))
     technician, technician_id, unassigned = _technician(args.get("technician"), user)
     # The page offers "reported by me" only; other reporters are found with the text search.
     reporter = ME if (args.get("reporter") or "").strip().lower() == ME else None
@@ -94,12 +100,15 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
         "status": [s.value for s in statuses],
         "severity": [s.value for s in severities],
         "category": [c.value for c in categories],
+        "priority": [p.value for p in priorities],
+        "urgency": [u.value for u in urgencies],
         "technician": technician,
         "reporter": reporter,
         "q": q,
     }
     return ListQuery(
-        filters=IncidentFilters(status=statuses, severity=severities, category=categories,
+        filters=IncidentFilters(status=statuses, severity=severities, category=categories, priority=priorities,
+                                urgency=urgencies,
                                 technician_id=technician_id, unassigned=unassigned,
                                 reporter_id=user.id if reporter else None, q=q or None),
         sort=sort,

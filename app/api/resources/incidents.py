@@ -17,12 +17,12 @@ from app.incidents import queries, service
 from app.models import Incident as IncidentRow
 from app.models import User
 
-DETAIL_FIELDS = ("title", "description", "severity", "category")
+DETAIL_FIELDS = ("title", "description", "severity", "urgency", "category")
 UPDATE_DESCRIPTION = (
-    "A partial update: any of the details (title, description, severity, category), an assignment "
+    "A partial update: any of the details (title, description, severity, urgency, category), an assignment "
     "(`technician_id`, admins) and a move (`status` with `resolution_notes` or `reason`), applied "
-    "together or not at all. Guard against lost updates with `If-Match: <ETag>` or `version`. "
-    "PUT and PATCH behave the same."
+    "together or not at all. `priority` follows from severity and urgency and is never sent. Guard against "
+    "lost updates with `If-Match: <ETag>` or `version`. PUT and PATCH behave the same."
 )
 
 
@@ -52,7 +52,8 @@ class IncidentList(Resource):
         """A filtered, sorted page of incidents with Link headers."""
         filters = queries.IncidentFilters(
             status=query.get("status", []), severity=query.get("severity", []),
-            category=query.get("category", []), technician_id=_person(query.get("technician"), actor),
+            category=query.get("category", []), priority=query.get("priority", []),
+            urgency=query.get("urgency", []), technician_id=_person(query.get("technician"), actor),
             unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
             q=query.get("q"))
         page = queries.list_incidents(actor=actor, filters=filters, sort=query["sort"], page=query["page"],
