@@ -10,7 +10,7 @@ import pytest
 
 from app.extensions import db
 from app.incidents import paging
-from app.incidents.enums import Category, Severity, Status
+from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.queries import IncidentFilters, list_incidents
 from tests import factories
 from tests.perf_helpers import BULK_PASSWORD, load, recording, user
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.sqlite_only
 
 TABLES = ("incidents", "incident_events", "incident_tallies")
 FULL_SCAN = re.compile(rf"^SCAN ({'|'.join(TABLES)})(?: AS \w+)?$")
-SORTS = ["-created_at", "created_at", "-updated_at", "updated_at", "-severity", "severity"]
+SORTS = ["-created_at", "created_at", "-updated_at", "updated_at", "-severity", "severity", "priority", "-priority"]
 FILTERS = {
     "none": {},
     "status": {"status": [Status.OPEN]},
@@ -28,6 +28,10 @@ FILTERS = {
     "severity": {"severity": [Severity.HIGH]},
     "several severities": {"severity": [Severity.HIGH, Severity.CRITICAL]},
     "category": {"category": [Category.NETWORK]},
+    "priority": {"priority": [Priority.P1]},
+    "several priorities": {"priority": [Priority.P1, Priority.P2]},
+    "urgency": {"urgency": [Urgency.HIGH]},
+    "priority+status": {"priority": [Priority.P2], "status": [Status.OPEN]},
     "status+severity": {"status": [Status.OPEN], "severity": [Severity.HIGH]},
     "technician": {"technician_id": "bulk-tech-001"},
     "technician+statuses": {"technician_id": "bulk-tech-001", "status": [Status.ASSIGNED, Status.IN_PROGRESS]},

@@ -518,7 +518,8 @@ def test_permission(world, case):
             incident = world.incident(case.caller, case.relation, case.state)
             values = {"id": incident.id, "n": next(_serial), "tech_c": world.ids["tech_c"]}
             actor = world.person(case.caller) if case.caller in SIGNED_IN else None
-            expected = expect_incident(call, case.caller, decide(actor, call.action_on(incident), incident) if actor else None)
+            decision = decide(actor, call.action_on(incident), incident) if actor else None
+            expected = expect_incident(call, case.caller, decision)
         else:
             values = world.placeholders(case.caller, case.relation)
             expected = expect_gated(call, case.caller, case.relation)
