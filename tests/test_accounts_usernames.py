@@ -6,8 +6,10 @@ import sqlite3
 import flask_migrate
 import pytest
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from app import create_app
+from app.auth.service import authenticate
 from app.auth.usernames import username_key
 from app.extensions import db
 from app.models import User
@@ -69,8 +71,8 @@ def test_migration_0005_keys_a_populated_database_from_the_previous_head(tmp_pat
     raw = sqlite3.connect(path)
     for username in ("admin1", "ADMIN1", "Tech"):
         raw.execute("INSERT INTO users (username, name, email, role, password_hash, active, failed_logins, "
-                    "session_version, created_at) VALUES (?, ?, ?, 'admin', 'x', 1, 0, 0, '2026-01-01 00:00:00')",
-                    (username, username, f"{username}@example.test"))
+                    "session_version, created_at) VALUES (?, ?, ?, 'admin', ?, 1, 0, 0, '2026-01-01 00:00:00')",
+                    (username, username, f"{username}@example.test", generate_password_hash(f"pw {username}")))
     raw.execute("INSERT INTO incidents (title, description, severity, category, status, reporter_id, created_at, "
                 "updated_at, version) VALUES ('t', 'd', 2, 'other', 'open', 2, '2026-01-01', '2026-01-01', 1)")
     raw.commit()
@@ -79,6 +81,10 @@ def test_migration_0005_keys_a_populated_database_from_the_previous_head(tmp_pat
         flask_migrate.upgrade()
         keys = dict(db.session.execute(select(User.username, User.username_key)).all())
         assert keys == {"admin1": "admin1", "ADMIN1": "admin1~2", "Tech": "tech"}
+        # Each of the colliding pair still signs in by its own spelling; any other case finds the older.
+        for typed, password, user_id in (("admin1", "pw admin1", 1), ("ADMIN1", "pw ADMIN1", 2),
+                                         ("Admin1", "pw admin1", 1), ("TECH", "pw Tech", 3)):
+            assert authenticate(username=typed, password=password, address="192.0.2.1").id == user_id, typed
         with pytest.raises(Exception, match="(?i)unique"):
             db.session.execute(User.__table__.insert().values(
                 username="TECH", username_key="tech", name="x", email="x@example.test", role="reporter",

@@ -42,8 +42,7 @@ def authenticate(*, username: str, password: str, address: str | None,
     username = (username or "").strip()
     throttle.check(username=username, address=address, now=now)
     # A name no account can have (NUL, control characters, 10,000 letters) is never looked up.
-    user = db.session.scalar(select(User).where(User.username_key == username_key(username))) \
-        if USERNAME_RE.fullmatch(username) else None
+    user = _by_name(username) if USERNAME_RE.fullmatch(username) else None
     # An unknown username is checked against a stand-in hash: its failure takes as long.
     matches = throttle.check_password(user.password_hash if user else None, password or "")
     if user is not None and matches and user.active:
@@ -161,9 +160,18 @@ def end_sessions(*, user: User) -> None:
         user.session_version += 1
 
 
+def _by_name(username: str) -> User | None:
+    """The account a typed name means: whatever its case; the exact spelling first, so an account
+    whose name collided with an older one's before names were unique by key (migration 0005 gave
+    it `<key>~<id>`) is still reached by its own spelling."""
+    candidates = db.session.scalars(select(User).where(
+        or_(User.username == username, User.username_key == username_key(username)))).all()
+    return next((u for u in candidates if u.username == username), candidates[0] if candidates else None)
+
+
 def find_user(username: str) -> User:
     """The account with this username, whatever its case (NotFound otherwise)."""
-    user = db.session.scalar(select(User).where(User.username_key == username_key(username or "")))
+    user = _by_name(username or "")
     if user is None:
         raise NotFound(f"There is no user {username!r}.")
     return user
