@@ -15,6 +15,15 @@ from tests.schema import TABLES
 PROBLEM_JSON = "application/problem+json"
 
 
+@contextmanager
+def held_context(app):
+    """`app` with an app context held for a whole test (a module's own app fixture), its session
+    removed after."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
 def bearer(user: User) -> dict[str, str]:
     """An Authorization header with a fresh token for `user`."""
     _, plain = issue_token(user=user, name="tests")

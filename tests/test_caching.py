@@ -18,7 +18,7 @@ from app.extensions import db
 from app.incidents import service
 from app.models import ApiToken, utcnow
 from tests import factories, postgres
-from tests.api_helpers import basic
+from tests.api_helpers import basic, held_context
 from tests.api_helpers import bearer as fresh_bearer
 from tests.perf_helpers import recording
 
@@ -29,10 +29,8 @@ sqlite_only = pytest.mark.sqlite_only  # the caches exist only on a SQLite file
 @pytest.fixture
 def app(make_app):
     """This module's app: both caches on, its own SQLite file, an app context held."""
-    app = make_app(RESPONSE_CACHE_SECONDS=SECONDS)
-    with app.app_context():
+    with held_context(make_app(RESPONSE_CACHE_SECONDS=SECONDS)) as app:
         yield app
-        db.session.remove()
 
 
 def bearer(user) -> dict[str, str]:

@@ -16,7 +16,7 @@ from app.auth.roles import Role
 from app.extensions import db
 from app.security import STRICT_TRANSPORT_SECURITY, default_trusted_hosts
 from tests import factories
-from tests.api_helpers import assert_problem, basic, bearer, snapshot
+from tests.api_helpers import assert_problem, basic, bearer, held_context, snapshot
 from tests.load.data import headers as bearer_of
 from tests.load.data import seed
 from tests.load.server import REPO, Gunicorn
@@ -32,10 +32,8 @@ NEW_INCIDENT = {"title": "Printer on fire", "description": "Third floor."}
 @pytest.fixture
 def published(make_app):
     """An app published at https://portal.example, which the test client reaches as `localhost`."""
-    app = make_app(APP_BASE_URL=PUBLIC)
-    with app.app_context():
+    with held_context(make_app(APP_BASE_URL=PUBLIC)) as app:
         yield app
-        db.session.remove()
 
 
 def _links(response) -> list[str]:
