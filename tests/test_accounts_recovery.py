@@ -17,7 +17,7 @@ from app.extensions import db
 from app.mail.delivery import drain
 from app.models import OutboxMessage, utcnow
 from tests import factories
-from tests.api_helpers import snapshot
+from tests.api_helpers import bearer, snapshot
 from tests.mail.smtp import SmtpServer, mail_app
 from tests.web_helpers import element_text, field_error, flashes, html, login
 
@@ -236,15 +236,18 @@ def test_a_reset_ends_every_other_session(make_app):
     requests here, so each request loads its user afresh)."""
     app = make_app()
     with app.app_context():
-        factories.make_user(Role.TECHNICIAN, username="tech")
+        token = bearer(factories.make_user(Role.TECHNICIAN, username="tech"))
     elsewhere, resetting = app.test_client(), app.test_client()
     login(elsewhere, "tech")
     assert elsewhere.get("/ui/account").status_code == 200
+    assert elsewhere.get("/me", headers=token).status_code == 200
     ask_for_link(resetting, "tech")
     with app.app_context():
         path = link_in(reset_mails()[0].body_text)
     assert choose(resetting, path).status_code == 302
     assert elsewhere.get("/ui/account").headers["Location"].startswith("/login")
+    # A token minted with the old password (perhaps by whoever knew it) ends with it.
+    assert elsewhere.get("/me", headers=token).status_code == 401
     assert ("success", "Your password was changed, and every session of your account was logged out. "
             "Log in with the new password.") in flashes(html(resetting.get("/login")))
 

@@ -6,6 +6,7 @@ usernames alike. (On the real server, across workers: tests/test_accounts_thrott
 import re
 import secrets
 import statistics
+import threading
 import time
 from datetime import timedelta
 
@@ -240,4 +241,30 @@ def test_admins_see_an_accounts_failed_sign_ins_and_a_hold_on_it_without_it_lock
     assert "Sign-in held" in rows["victim"]
     assert "5 failed sign-ins in the last day" in rows["victim"]  # the 6th was held back, not checked
     assert "failed sign-in" not in rows["lead"]
+    assert owner.get("/me", headers=basic("victim"), environ_base=OWNER).status_code == 200
+
+
+def test_a_burst_of_parallel_guesses_reaches_the_password_check_no_more_than_the_threshold(make_app):
+    """Each attempt is counted before its password is checked, in one transaction with the check of
+    the holds: 24 wrong passwords sent at once over HTTP Basic (8 threads, scrypt) get exactly 5 real
+    checks (401) and 429 for the rest. (Checking first and counting after let 18 of 40 through.)"""
+    victim = make_app(RATELIMIT_ENABLED=False, PASSWORD_HASH_METHOD="scrypt")
+    with victim.app_context():
+        factories.make_user("admin", username="victim")
+    statuses: list[int] = []
+    start = threading.Barrier(8)
+
+    def guess() -> None:
+        client = victim.test_client()
+        start.wait()
+        for _ in range(3):
+            statuses.append(client.get("/me", headers=basic("victim", "guess"), environ_base=ATTACKER).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(statuses) == [401] * 5 + [429] * 19
+    owner = victim.test_client()
     assert owner.get("/me", headers=basic("victim"), environ_base=OWNER).status_code == 200

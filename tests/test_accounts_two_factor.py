@@ -423,3 +423,21 @@ def test_the_cli_resets_two_factor_when_no_admin_can(runner, people):
     assert db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == admin.id)).all() == []
     missing = runner.invoke(args=["reset-2fa", "nobody"])
     assert missing.exit_code == 1 and "There is no user 'nobody'" in missing.output
+
+
+def test_turning_it_on_ends_sessions_signed_in_with_the_password_alone(make_app):
+    """A browser signed in elsewhere with the password alone is signed out when 2FA goes on; the
+    browser that turned it on stays in (no app context held between requests: each loads its user)."""
+    app = make_app()
+    with app.app_context():
+        factories.make_user("technician", username="tech")
+    elsewhere, here = app.test_client(), app.test_client()
+    login(elsewhere, "tech")
+    login(here, "tech")
+    assert here.post("/ui/account/two-factor/setup").status_code == 302
+    with app.app_context():
+        secret = db.session.scalar(select(User.totp_secret).where(User.username == "tech"))
+    confirmed = here.post("/ui/account/two-factor/confirm", data={"confirm-code": pyotp.TOTP(secret).now()})
+    assert confirmed.status_code == 200
+    assert here.get("/ui/account").status_code == 200
+    assert elsewhere.get("/ui/account").headers["Location"].startswith("/login")

@@ -6,6 +6,8 @@ from sqlalchemy import select
 from app.auth.service import issue_token, list_tokens, user_for_token
 from app.extensions import db
 from app.models import ApiToken
+from tests import factories
+from tests.api_helpers import bearer
 from tests.web_helpers import field_error, flashes, html, login
 
 
@@ -89,3 +91,17 @@ def test_nobody_can_revoke_someone_elses_token(client, people):
     assert client.post("/ui/account/tokens/999999/revoke").status_code == 404
     assert user_for_token(plain) is not None
     assert db.session.scalar(select(ApiToken.revoked_at).where(ApiToken.id == token.id)) is None
+
+
+def test_changing_the_password_revokes_every_api_token(client, people):
+    """A token minted with the old password (perhaps by whoever knew it) ends with it; this browser stays in."""
+    tech = people["tech"]
+    token = bearer(tech)
+    assert client.get("/me", headers=token).status_code == 200
+    login(client, tech)
+    changed = client.post("/ui/account/password", data={"password-current_password": factories.PASSWORD,
+                                                        "password-new_password": "a new long password",
+                                                        "password-confirm": "a new long password"})
+    assert changed.status_code == 302, html(changed)[:2000]
+    assert client.get("/me", headers=token).status_code == 401
+    assert client.get("/ui/account").status_code == 200

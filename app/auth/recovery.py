@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from app.auth.service import USERNAME_RE, hash_password, validate_password
+from app.auth.service import USERNAME_RE, hash_password, revoke_all_tokens, validate_password
 from app.auth.usernames import username_key
 from app.database import write_transaction
 from app.exceptions import DomainError, TransitionNotAllowed
@@ -66,7 +66,7 @@ def account_for_link(token: str, *, now: datetime | None = None) -> User:
 
 
 def reset_password(*, token: str, new_password: str, now: datetime | None = None) -> User:
-    """Set a new password through a reset link, which then stops working; every session ends."""
+    """Set a new password through a reset link, which then stops working; every session and API token ends."""
     account_for_link(token, now=now)  # a dead link says so before any complaint about the password
     validate_password(new_password, field="new_password")
     with write_transaction():
@@ -74,6 +74,7 @@ def reset_password(*, token: str, new_password: str, now: datetime | None = None
         user = account_for_link(token, now=now)
         user.password_hash = hash_password(new_password)
         user.session_version += 1
+        revoke_all_tokens(user)  # a reset says the old password may be known: its tokens go too
     return user
 
 

@@ -40,7 +40,7 @@ def authenticate(*, username: str, password: str, address: str | None,
     anywhere else is not refused (app.auth.throttle)."""
     now = now or utcnow()
     username = (username or "").strip()
-    throttle.check(username=username, address=address, now=now)
+    throttle.begin_attempt(username=username, address=address, now=now)
     # A name no account can have (NUL, control characters, 10,000 letters) is never looked up.
     user = _by_name(username) if USERNAME_RE.fullmatch(username) else None
     # An unknown username is checked against a stand-in hash: its failure takes as long.
@@ -48,8 +48,7 @@ def authenticate(*, username: str, password: str, address: str | None,
     if user is not None and matches and user.active:
         throttle.record_success(username=username, address=address)
         return user
-    throttle.record_failure(username=username, address=address, now=now)
-    return None
+    return None  # the attempt was counted as a failure before the check
 
 
 def validate_password(password: str, *, field: str = "password") -> None:
@@ -129,7 +128,7 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
         if active is not None:
             user.active = active
             if not active:
-                _revoke_all_tokens(user)
+                revoke_all_tokens(user)
         if reset_2fa:
             two_factor.forget(user)
     return user
@@ -141,17 +140,17 @@ def _active_admins() -> int:
 
 
 def change_password(*, user: User, current_password: str, new_password: str, address: str | None) -> None:
-    """Replace the password after checking the current one; wrong guesses of it are throttled like
-    sign-ins, on the same count (TooManyAttempts)."""
-    throttle.check(username=user.username, address=address)
+    """Replace the password after checking the current one; every other session and every API
+    token ends. Wrong guesses of it are throttled like sign-ins, on the same count (TooManyAttempts)."""
+    throttle.begin_attempt(username=user.username, address=address)
     if not throttle.check_password(user.password_hash, current_password or ""):
-        throttle.record_failure(username=user.username, address=address)
         raise InvalidInput.field("current_password", "The current password is wrong.")
     throttle.record_success(username=user.username, address=address)
     validate_password(new_password, field="new_password")
     with write_transaction():
         user.password_hash = hash_password(new_password)
         user.session_version += 1
+        revoke_all_tokens(user)  # a token minted with the old password must not outlive it
 
 
 def end_sessions(*, user: User) -> None:
@@ -259,7 +258,8 @@ def revoke_own_token(*, user: User, token_id: int) -> ApiToken:
     return token
 
 
-def _revoke_all_tokens(user: User) -> None:
+def revoke_all_tokens(user: User) -> None:
+    """Revoke every live token of `user`, inside the caller's transaction (deactivation, a new password)."""
     now = utcnow()
     for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                            ApiToken.revoked_at.is_(None))):

@@ -78,39 +78,44 @@ def _guards(username: str, address: str | None) -> tuple[_Guard, _Guard]:
     )
 
 
-def check(*, username: str, address: str | None, now: datetime | None = None) -> None:
-    """Refuse (TooManyAttempts) a client held back for this username or for its address. The refusal
-    runs no password hash, yet takes as long as one, so it tells nothing by its time."""
+def begin_attempt(*, username: str, address: str | None, now: datetime | None = None) -> None:
+    """Count this attempt as a failure BEFORE its password (or code) is checked, in one write
+    transaction with the check of the holds: a burst of parallel guesses is counted one by one, so
+    no more than the threshold ever reach a check. From a guard's threshold on, the client is held
+    for a while that doubles with each further attempt, up to LOGIN_THROTTLE_MAX_SECONDS; a right
+    answer takes its attempt back (`record_success`). A held client is refused (TooManyAttempts):
+    no hash runs, yet the refusal takes as long as one, so it tells nothing by its time."""
     now = now or utcnow()
-    keys = [guard.key for guard in _guards(username, address)]
-    until = db.session.scalar(select(func.max(LoginThrottle.blocked_until)).where(LoginThrottle.key.in_(keys)))
-    if until is None or until <= now:
-        return
-    wait_like_a_check()
-    seconds = math.ceil((until - now).total_seconds())
-    raise TooManyAttempts(f"Too many attempts; try again in {_in_words(seconds)}.", retry_after=seconds)
-
-
-def record_failure(*, username: str, address: str | None, now: datetime | None = None) -> None:
-    """Count a wrong password; from a guard's threshold on, hold the client back for a while that
-    doubles with each further failure, up to LOGIN_THROTTLE_MAX_SECONDS. Rows long quiet go."""
-    now = now or utcnow()
-    ceiling = current_app.config["LOGIN_THROTTLE_MAX_SECONDS"]
     with write_transaction():
-        db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < now - FORGET_AFTER))
-        for guard in _guards(username, address):
-            row = db.session.get(LoginThrottle, guard.key)
-            if row is None:
-                row = LoginThrottle(key=guard.key, failures=0)
-                db.session.add(row)
-            elif now - row.updated_at > guard.forget_after:
-                row.failures = 0
-            row.failures += 1
-            row.updated_at = now
-            if row.failures >= guard.threshold:
-                doublings = min(row.failures - guard.threshold, 16)  # 2**16 x 30 s is past any ceiling
-                row.blocked_until = now + timedelta(seconds=min(ceiling, FIRST_HOLD_SECONDS * 2**doublings))
-        _tally(username, now, held_until=db.session.get(LoginThrottle, _guards(username, address)[0].key).blocked_until)
+        guards = _guards(username, address)
+        until = db.session.scalar(select(func.max(LoginThrottle.blocked_until))
+                                  .where(LoginThrottle.key.in_([guard.key for guard in guards])))
+        held = until is not None and until > now
+        if not held:
+            _count(username, guards, now)
+    if held:
+        wait_like_a_check()  # outside the transaction: a held client's wait holds no lock
+        seconds = math.ceil((until - now).total_seconds())
+        raise TooManyAttempts(f"Too many attempts; try again in {_in_words(seconds)}.", retry_after=seconds)
+
+
+def _count(username: str, guards: tuple[_Guard, _Guard], now: datetime) -> None:
+    """One more attempt on each guard (and the account's tally); rows long quiet go."""
+    ceiling = current_app.config["LOGIN_THROTTLE_MAX_SECONDS"]
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < now - FORGET_AFTER))
+    for guard in guards:
+        row = db.session.get(LoginThrottle, guard.key)
+        if row is None:
+            row = LoginThrottle(key=guard.key, failures=0)
+            db.session.add(row)
+        elif now - row.updated_at > guard.forget_after:
+            row.failures = 0
+        row.failures += 1
+        row.updated_at = now
+        if row.failures >= guard.threshold:
+            doublings = min(row.failures - guard.threshold, 16)  # 2**16 x 30 s is past any ceiling
+            row.blocked_until = now + timedelta(seconds=min(ceiling, FIRST_HOLD_SECONDS * 2**doublings))
+    _tally(username, now, held_until=db.session.get(LoginThrottle, guards[0].key).blocked_until)
 
 
 def _tally(username: str, now: datetime, *, held_until: datetime | None) -> None:
@@ -131,17 +136,23 @@ def standings(usernames: list[str], *, now: datetime | None = None) -> dict[str,
     by_key = {_tally_key(name): name for name in usernames}
     rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(by_key)),
                                                           LoginThrottle.updated_at >= now - FORGET_AFTER))
-    return {by_key[row.key]: Standing(row.failures, row.blocked_until if row.blocked_until and
-                                      row.blocked_until > now else None) for row in rows}
+    standing = {by_key[row.key]: Standing(row.failures, row.blocked_until if row.blocked_until and
+                                          row.blocked_until > now else None) for row in rows}
+    # An account whose only attempts were right answers has a tally of 0: nothing to show.
+    return {name: s for name, s in standing.items() if s.failures or s.held_until}
 
 
 def record_success(*, username: str, address: str | None) -> None:
-    """Forget this username's failures from this address. The address's own count stays: signing in
-    to one's own account must not wash a spray of other names clean."""
-    key = _guards(username, address)[0].key
-    if db.session.get(LoginThrottle, key) is not None:
-        with write_transaction():
-            db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    """A right answer: forget this username's count from this address, and take this attempt back
+    from the address's count and the account's tally (their earlier failures stay: signing in to
+    one's own account must not wash a spray of other names clean)."""
+    pair, by_address = _guards(username, address)
+    with write_transaction():
+        db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair.key))
+        for key in (by_address.key, _tally_key(username)):
+            row = db.session.get(LoginThrottle, key)
+            if row is not None and row.failures > 0:
+                row.failures -= 1
 
 
 def check_password(stored_hash: str | None, password: str) -> bool:

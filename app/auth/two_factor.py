@@ -95,6 +95,7 @@ def confirm_setup(*, user: User, code: str, address: str | None, now: datetime |
     def turn_on() -> None:
         user.totp_enabled_at = now or utcnow()
         _store_recovery_codes(user, codes, now)
+        user.session_version += 1  # sessions signed in with the password alone end (the caller's renews)
 
     _spend_code(user=user, code=code, address=address, now=now, recovery=False, then=turn_on)
     return codes
@@ -147,14 +148,13 @@ def _spend_code(*, user: User, code: str, address: str | None, now: datetime | N
     count of its own: a right password must not wash failed codes clean."""
     now = now or utcnow()
     counted_as = f"{user.username}#second-factor"  # '#' is in no username
-    throttle.check(username=counted_as, address=address, now=now)
-    cleaned = _cleaned(code, recovery=recovery)
+    cleaned = _cleaned(code, recovery=recovery)  # a malformed code is refused before it is counted
+    throttle.begin_attempt(username=counted_as, address=address, now=now)
     with write_transaction():  # the lock is held from the first read: two requests cannot both spend it
         spent = _spend_totp(user, cleaned, now) or (recovery and _spend_recovery_code(user, cleaned, now))
         if spent:
             then()
-    if not spent:
-        throttle.record_failure(username=counted_as, address=address, now=now)
+    if not spent:  # already counted by begin_attempt
         raise CodeRefused(WRONG_CODE)
     throttle.record_success(username=counted_as, address=address)
 

@@ -144,6 +144,8 @@ def _with_code(prefix: str, use_case, success: str):
     except DomainError as exc:
         flash_refusal(exc)
         return redirect(url_for("web.account", _anchor="two-factor"))
+    if prefix == "confirm":
+        login_user(current_user._get_current_object())  # this browser stays in; other sessions have ended
     flash(success, "success")
     if codes is None:
         return redirect(url_for("web.account", _anchor="two-factor"))
