@@ -11,9 +11,9 @@ import sys
 import pytest
 import requests
 
-from app.api.links import absolute_url
 from app.auth.roles import Role
 from app.extensions import db
+from app.incidents.references import absolute_url
 from app.security import STRICT_TRANSPORT_SECURITY, default_trusted_hosts
 from tests import factories
 from tests.api_helpers import assert_problem, basic, bearer, held_context, snapshot

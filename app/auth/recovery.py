@@ -15,6 +15,7 @@ from app.auth.usernames import username_key
 from app.database import write_transaction
 from app.exceptions import DomainError, TransitionNotAllowed
 from app.extensions import db
+from app.incidents.references import absolute_url
 from app.mail.enums import OutboxStatus
 from app.models import OutboxMessage, User, utcnow
 
@@ -114,7 +115,7 @@ def _mailed_recently(address: str, now: datetime) -> bool:
 
 def _reset_mail(user: User, *, now: datetime, sent_by: User | None = None) -> OutboxMessage:
     """The reset mail for `user`, not yet added to the outbox."""
-    link = _absolute_url("auth.reset_password", token=_serializer().dumps([user.id, _fingerprint(user)]))
+    link = absolute_url("auth.reset_password", token=_serializer().dumps([user.id, _fingerprint(user)]))
     context = {"recipient": user, "link": link, "sent_by": sent_by,
                "minutes": current_app.config["PASSWORD_RESET_MAX_AGE_SECONDS"] // 60}
     return OutboxMessage(
@@ -123,8 +124,3 @@ def _reset_mail(user: User, *, now: datetime, sent_by: User | None = None) -> Ou
         body_html=render_template("email/password_reset.html", **context),
         created_at=now, next_attempt_at=now,
     )
-
-
-def _absolute_url(endpoint: str, **values) -> str:
-    """A page's address from APP_BASE_URL, the same in a request, the CLI or a test."""
-    return current_app.config["APP_BASE_URL"] + current_app.url_map.bind("").build(endpoint, values)

@@ -8,12 +8,8 @@ from app.auth.roles import Role
 from app.exceptions import InvalidInput, TransitionNotAllowed
 from app.extensions import db
 from app.incidents import service
-from app.incidents.enums import Status
-from app.incidents.lifecycle import can_hold_incidents
+from app.incidents.lifecycle import ACTIVE_STATUSES, can_hold_incidents
 from app.models import MAX_ID, Incident, User, utcnow
-
-# The active statuses that have a technician (an `open` incident has none).
-HELD_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
 class IncidentsHeld(TransitionNotAllowed):
@@ -34,7 +30,7 @@ class IncidentsHeld(TransitionNotAllowed):
 def held_incidents(technician: User) -> list[Incident]:
     """The technician's active incidents (assigned, in progress or on hold), oldest first."""
     return list(db.session.scalars(
-        select(Incident).where(Incident.technician_id == technician.id, Incident.status.in_(HELD_STATUSES))
+        select(Incident).where(Incident.technician_id == technician.id, Incident.status.in_(ACTIVE_STATUSES))
         .order_by(Incident.id)
     ))
 

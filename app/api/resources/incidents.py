@@ -1,7 +1,6 @@
 """/incidents/ and /incidents/<id>: list, report, read, update (edit, assign, move)."""
 from flask_restful import Resource
 
-from app.api.links import absolute_url
 from app.api.operations import operation
 from app.api.pagination import link_header
 from app.api.payload import etag, expected_version
@@ -14,6 +13,7 @@ from app.api.schemas import (
     shared,
 )
 from app.incidents import queries, service
+from app.incidents.references import absolute_url
 from app.models import Incident as IncidentRow
 from app.models import User
 

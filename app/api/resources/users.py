@@ -1,11 +1,11 @@
 """/users/ and /users/<id>: accounts (admins; technicians may list the technicians)."""
 from flask_restful import Resource
 
-from app.api.links import absolute_url
 from app.api.operations import operation
 from app.api.schemas import UserCreateSchema, UserListSchema, UserSchema, UserUpdateSchema, shared
 from app.auth import service as accounts
 from app.auth.roles import Role
+from app.incidents.references import absolute_url
 from app.incidents.service import technicians
 
 
