@@ -100,6 +100,15 @@ class Config:
     RATELIMIT_FORGOT = os.environ.get("RATELIMIT_FORGOT") or "5 per minute"
     PASSWORD_RESET_ANSWER_SECONDS = _float("PASSWORD_RESET_ANSWER_SECONDS", 0.1)
 
+    # The "business" SLA calendar (app/incidents/calendar.py; SPEC "Priority and SLA"): an IANA time
+    # zone; weekly windows in its local wall-clock time, comma-separated groups like "Mon-Fri 09:00-17:00"
+    # or "Sat 10:00-14:00" (a window ends by 24:00; a night shift is two groups); and local ISO dates
+    # with no business hours, comma-separated. A bad value stops the first SLA computation with a
+    # ValueError naming it.
+    SLA_TIMEZONE = os.environ.get("SLA_TIMEZONE", "").strip() or "UTC"
+    SLA_BUSINESS_HOURS = os.environ.get("SLA_BUSINESS_HOURS", "").strip() or "Mon-Fri 09:00-17:00"
+    SLA_HOLIDAYS = os.environ.get("SLA_HOLIDAYS", "").strip()
+
     # API answers to repeated GETs and the dashboard's body are reused until the next commit to the
     # database, and for at most this long (app/caching.py; SQLite only). 0 turns both off.
     RESPONSE_CACHE_SECONDS = _float("RESPONSE_CACHE_SECONDS", 1.0)

@@ -15,7 +15,7 @@ LAYERS = {
     "vocabulary": ["app.incidents.enums", "app.incidents.references", "app.auth.roles", "app.auth.usernames",
                    "app.mail.enums"],
     "data": ["app.models", "app.database"],
-    "rules": ["app.incidents.lifecycle", "app.incidents.validation", "app.auth.emails"],
+    "rules": ["app.incidents.lifecycle", "app.incidents.validation", "app.auth.emails", "app.incidents.calendar"],
     "domain": ["app.incidents", "app.auth.service", "app.auth.recovery", "app.auth.credentials",
                "app.auth.throttle", "app.auth.two_factor",
                "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup"],
@@ -113,7 +113,8 @@ def test_rules_are_pure():
         path = ROOT / (name.replace(".", "/") + ".py")
         imported = {module for module, _ in imports_of(path)}
         assert {m.split(".")[0] for m in imported} - {"app", "collections", "dataclasses", "enum", "typing",
-                                                       "re", "unicodedata", "email_validator"} == set(), name
+                                                       "re", "unicodedata", "email_validator",
+                                                       "bisect", "datetime", "functools", "zoneinfo"} == set(), name
         assert all(layer_of(m) in (None, "foundation", "vocabulary", "rules") for m in imported if m.startswith("app"))
 
 
