@@ -12,7 +12,7 @@ from app.auth.roles import Role
 from app.auth.usernames import username_key
 from app.extensions import db
 from app.incidents import references
-from app.incidents.enums import Category, EventKind, Priority, Severity, Status, Urgency
+from app.incidents.enums import Category, EventKind, Priority, Severity, SlaCalendar, Status, Urgency
 from app.mail.enums import OutboxStatus
 
 # The id columns are INTEGER: 32 bits on PostgreSQL, where a wider id is "integer out of range"
@@ -133,6 +133,20 @@ class Incident(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # SLA (app.incidents.sla): the targets the incident holds, copied from its priority's policy
+    # when it got that priority, and its clocks, derived from its timeline (app.incidents.clocks).
+    sla_calendar: Mapped[SlaCalendar] = mapped_column(_enum(SlaCalendar))
+    response_target_minutes: Mapped[int] = mapped_column(Integer)
+    resolve_target_minutes: Mapped[int] = mapped_column(Integer)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Always set; nullable only because SQLite cannot add a NOT NULL column without a default.
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_spent_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    sla_notices: Mapped[int] = mapped_column(Integer, default=0)
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined", innerjoin=True)
     technician: Mapped[User | None] = relationship(foreign_keys=[technician_id], lazy="joined")
@@ -151,6 +165,8 @@ class Incident(db.Model):
         Index("ix_incidents_status_severity", "status", "severity", "created_at", "id"),
         Index("ix_incidents_priority_created", "priority", "created_at", "id"),
         Index("ix_incidents_urgency_created", "urgency", "created_at", "id"),
+        Index("ix_incidents_resolve_due", "resolve_due_at", "id"),
+        Index("ix_incidents_sla_next_check", "sla_next_check_at"),
     )
 
     @property
@@ -160,6 +176,20 @@ class Incident(db.Model):
 
     def __repr__(self) -> str:
         return f"<Incident {self.reference} {self.status.value}>"
+
+
+class SlaPolicy(db.Model):
+    """The SLA targets of one priority (defaults in app.incidents.sla). An incident copies them
+    when it gets its priority, so a change applies to incidents from then on."""
+
+    __tablename__ = "sla_policies"
+
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), primary_key=True)
+    response_minutes: Mapped[int] = mapped_column(Integer)
+    resolve_minutes: Mapped[int] = mapped_column(Integer)
+    calendar: Mapped[SlaCalendar] = mapped_column(_enum(SlaCalendar))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class IncidentTally(db.Model):
@@ -183,7 +213,8 @@ class IncidentEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None for what the portal itself records (SLA warnings), no person's doing.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     from_status: Mapped[Status | None] = mapped_column(_enum(Status))
@@ -191,7 +222,7 @@ class IncidentEvent(db.Model):
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     body: Mapped[str | None] = mapped_column(Text)
 
-    actor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
 

@@ -37,8 +37,8 @@ def _populate() -> dict[int, Severity]:
 
 @pytest.mark.sqlite_only
 def test_upgrade_fills_urgency_and_priority_then_round_trips(tmp_path):
-    """At 0006 with 20 incidents -> 0007: medium urgency, the matrix's priority, the index; the
-    models match; 0006 again drops it all; 0007 again fills it again."""
+    """At 0006 with 20 incidents -> 0007: medium urgency, the matrix's priority, the index; on to
+    the head, the models match; 0006 again drops it all; 0007 again fills it again."""
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.db'}")
     with app.app_context():
         flask_migrate.upgrade(revision="0006")
@@ -51,6 +51,8 @@ def test_upgrade_fills_urgency_and_priority_then_round_trips(tmp_path):
                 for n, severity in expected.items()}
             indexes = {row[1] for row in db.session.execute(text("PRAGMA index_list(incidents)"))}
             assert {"ix_incidents_priority_created", "ix_incidents_urgency_created"} <= indexes
+            db.session.commit()
+            flask_migrate.upgrade()
             assert differences_from_the_models() == []
             db.session.commit()
             flask_migrate.downgrade(revision="0006")

@@ -90,3 +90,34 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     ON_HOLD = "on_hold"
     RESUMED = "resumed"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+
+
+class SlaCalendar(StrEnum):
+    """Which time an SLA clock counts: every second, or the business hours of the config."""
+
+    ALWAYS = "24x7"
+    BUSINESS = "business"
+
+
+class Clock(StrEnum):
+    """The two SLA clocks of an incident."""
+
+    RESPONSE = "response"
+    RESOLVE = "resolve"
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class SlaStanding(Labelled):
+    """The list's `sla` filter: breached (a clock ran out), at risk (past 80 %), ok (neither)."""
+
+    BREACHED = "breached"
+    AT_RISK = "at_risk"
+    OK = "ok"

@@ -12,7 +12,7 @@ from app.auth.roles import Role
 from app.database import lock_for_update, write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
 from app.extensions import db
-from app.incidents import notifications, tallies
+from app.incidents import notifications, sla, tallies
 from app.incidents.enums import EventKind, Severity, Status, Urgency
 from app.incidents.lifecycle import (
     Action,
@@ -45,6 +45,7 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
         now = at or utcnow()
         incident = Incident(reporter_id=actor.id, status=Status.OPEN, created_at=now, updated_at=now,
                             priority=priority_of(details["severity"], details["urgency"]), **details)
+        sla.start(incident)
         db.session.add(incident)
         db.session.flush()
         tallies.move([], tallies.snapshot(incident))
@@ -76,6 +77,7 @@ def update_incident(*, actor: User, incident: Incident, details: dict[str, Any] 
         if status is not None and not (assigning and status == Status.ASSIGNED):
             _move(actor, incident, status, now, resolution_notes=resolution_notes, reason=reason, move=move)
         tallies.move(counted_as, tallies.snapshot(incident))
+        sla.refresh(incident)
     return incident
 
 
@@ -146,6 +148,7 @@ def hand_over_incident(*, actor: User, incident: Incident, technician_id: int | 
     else:
         _assign(actor, incident, technician_id, now, note=note)
     tallies.move(counted_as, tallies.snapshot(incident))
+    sla.refresh(incident)
 
 
 def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | None = None) -> IncidentEvent:
@@ -164,6 +167,7 @@ def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | No
             _record(incident, actor, EventKind.RESUMED, now, from_status=Status.ON_HOLD,
                     to_status=Status.IN_PROGRESS)
             tallies.move(counted_as, tallies.snapshot(incident))
+        sla.refresh(incident)
     return event
 
 
@@ -207,6 +211,7 @@ def _edit(actor: User, incident: Incident, details: dict[str, Any], now: datetim
     if priority != incident.priority:
         changes["priority"] = [incident.priority.value, priority.value]
         incident.priority = priority
+        sla.adopt_policy(incident)
     if changes:
         incident.updated_at = now
         _record(incident, actor, EventKind.EDITED, now, changes=changes)
