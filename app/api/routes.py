@@ -6,6 +6,7 @@ from app.api import bp
 from app.api.resources.incidents import Incident, IncidentList
 from app.api.resources.meta import Health, OpenApiDocument, Ready
 from app.api.resources.session import CurrentToken, Me, Token, Tokens
+from app.api.resources.sla_policies import SlaPolicy, SlaPolicyList
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
 
@@ -36,6 +37,8 @@ api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint=
 api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
 api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
+api.add_resource(SlaPolicyList, "/sla-policies/", endpoint="sla_policies")
+api.add_resource(SlaPolicy, "/sla-policies/<priority>", endpoint="sla_policy")
 api.add_resource(Health, "/health", endpoint="health")
 api.add_resource(Ready, "/health/ready", endpoint="health_ready")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")
