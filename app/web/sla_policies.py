@@ -2,7 +2,7 @@
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
+from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from app.auth.decorators import role_required
@@ -22,7 +22,8 @@ class PolicyForm(FlaskForm):
 
     response_minutes = IntegerField("Response (minutes)", validators=[InputRequired(WHOLE_MINUTES)])
     resolve_minutes = IntegerField("Resolve (minutes)", validators=[InputRequired(WHOLE_MINUTES)])
-    calendar = SelectField("Calendar", choices=[(kind.value, label) for kind, label in CALENDAR_LABELS.items()])
+    calendar = SelectField("Calendar", choices=[SelectChoice(kind.value, label)
+                                                for kind, label in CALENDAR_LABELS.items()])
 
 
 def policy_form(policy: sla.Policy, *, submitted: bool = False) -> PolicyForm:
