@@ -226,14 +226,17 @@ def standing(value: SlaStanding, now: datetime):
     return and_(not_(breached), not_(_at_risk(now)))
 
 
+# Every comparison is guarded against NULL: `NOT (NULL)` is NULL, which would drop the row from
+# `ok` as well as from `breached`.
 def _response_breached(now: datetime):
     return or_(and_(Incident.responded_at.is_(None), Incident.response_due_at <= now),
-               Incident.responded_at >= Incident.response_due_at)
+               and_(Incident.responded_at.is_not(None), Incident.responded_at >= Incident.response_due_at))
 
 
 def _resolve_breached(now: datetime):
     return or_(
-        and_(Incident.status.in_(RUNNING_STATUSES), Incident.resolve_due_at <= now),
+        and_(Incident.status.in_(RUNNING_STATUSES), Incident.resolve_due_at.is_not(None),
+             Incident.resolve_due_at <= now),
         and_(Incident.status.not_in(RUNNING_STATUSES),
              Incident.resolve_spent_seconds >= Incident.resolve_target_minutes * 60),
     )
@@ -244,7 +247,8 @@ def _at_risk(now: datetime):
     return or_(
         and_(Incident.responded_at.is_(None), Incident.status.in_(RUNNING_STATUSES + (Status.ON_HOLD,)),
              Incident.response_warn_at <= now),
-        and_(Incident.status.in_(RUNNING_STATUSES), Incident.resolve_warn_at <= now),
+        and_(Incident.status.in_(RUNNING_STATUSES), Incident.resolve_warn_at.is_not(None),
+             Incident.resolve_warn_at <= now),
         and_(Incident.status == Status.ON_HOLD,
              Incident.resolve_spent_seconds >= Incident.resolve_target_minutes * 48),
     )
