@@ -15,7 +15,8 @@ LAYERS = {
     "vocabulary": ["app.incidents.enums", "app.incidents.references", "app.auth.roles", "app.auth.usernames",
                    "app.mail.enums"],
     "data": ["app.models", "app.database"],
-    "rules": ["app.incidents.lifecycle", "app.incidents.validation", "app.auth.emails", "app.incidents.calendar"],
+    "rules": ["app.incidents.lifecycle", "app.incidents.validation", "app.auth.emails", "app.incidents.calendar",
+              "app.incidents.clocks", "app.incidents.priority"],
     "domain": ["app.incidents", "app.auth.service", "app.auth.recovery", "app.auth.credentials",
                "app.auth.throttle", "app.auth.two_factor",
                "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup"],
@@ -114,7 +115,7 @@ def test_rules_are_pure():
         imported = {module for module, _ in imports_of(path)}
         assert {m.split(".")[0] for m in imported} - {"app", "collections", "dataclasses", "enum", "typing",
                                                        "re", "unicodedata", "email_validator",
-                                                       "bisect", "datetime", "functools", "zoneinfo"} == set(), name
+                                                       "bisect", "datetime", "functools", "zoneinfo", "math"} == set(), name
         assert all(layer_of(m) in (None, "foundation", "vocabulary", "rules") for m in imported if m.startswith("app"))
 
 
