@@ -108,6 +108,9 @@ class Config:
     SLA_TIMEZONE = os.environ.get("SLA_TIMEZONE", "").strip() or "UTC"
     SLA_BUSINESS_HOURS = os.environ.get("SLA_BUSINESS_HOURS", "").strip() or "Mon-Fri 09:00-17:00"
     SLA_HOLIDAYS = os.environ.get("SLA_HOLIDAYS", "").strip()
+    # How often the loop that delivers the outbox also gives the SLA warnings due (app/mail/sender.py,
+    # app/incidents/sla_warnings.py); 0 turns that off, for deployments that run `flask sla check` from cron.
+    SLA_CHECK_SECONDS = _int("SLA_CHECK_SECONDS", 30)
 
     # API answers to repeated GETs and the dashboard's body are reused until the next commit to the
     # database, and for at most this long (app/caching.py; SQLite only). 0 turns both off.

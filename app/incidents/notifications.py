@@ -3,11 +3,14 @@ its transaction, so a rolled-back change sends nothing and a committed one is ne
 
 Bodies are rendered now, from the incident as this change leaves it; delivery happens later,
 outside the request (app/mail)."""
+from datetime import datetime
+
 from flask import render_template
 from sqlalchemy import select
 
 from app.auth.roles import Role
 from app.extensions import db
+from app.incidents.enums import Clock, SlaCalendar
 from app.incidents.references import incident_url
 from app.models import Incident, OutboxMessage, User
 
@@ -41,6 +44,65 @@ def incident_unassigned(incident: Incident, *, previous_technician: User) -> Non
 def incident_resolved(incident: Incident) -> None:
     """The reporter, with the resolution notes."""
     _queue(incident, "resolved", incident.reporter, "Resolved", set())
+
+
+def sla_warning(incident: Incident, *, clock: Clock, due_at: datetime, seconds_left: int) -> None:
+    """A clock passed 80 %: its technician, or every active admin while nobody is assigned."""
+    label = f"SLA warning: {clock.value} due {_when(due_at)}"
+    queued: set[str] = set()
+    extra = _sla_context(incident, clock, due_at, seconds_left)
+    if incident.technician is not None and incident.technician.active:
+        _queue(incident, "sla_warning", incident.technician, label, queued, **extra)
+        return
+    for admin in _active_admins():
+        _queue(incident, "sla_warning", admin, label, queued, **extra)
+
+
+def sla_breached(incident: Incident, *, clock: Clock, due_at: datetime, seconds_left: int) -> None:
+    """A clock ran out: its technician, if any, and every active admin."""
+    label = f"SLA breached: {clock.value} was due {_when(due_at)}"
+    queued: set[str] = set()
+    extra = _sla_context(incident, clock, due_at, seconds_left)
+    _queue(incident, "sla_breached", incident.technician, label, queued, **extra)
+    for admin in _active_admins():
+        _queue(incident, "sla_breached", admin, label, queued, **extra)
+
+
+def _sla_context(incident: Incident, clock: Clock, due_at: datetime, seconds_left: int) -> dict:
+    business = SlaCalendar(incident.sla_calendar) == SlaCalendar.BUSINESS
+    return {
+        "clock": clock.value,
+        "due": _when(due_at),
+        "left": _duration(abs(seconds_left)),
+        "overdue": seconds_left < 0,
+        "counted": "in business hours" if business else "around the clock",
+        "target": _duration(60 * (incident.response_target_minutes if clock == Clock.RESPONSE
+                                  else incident.resolve_target_minutes)),
+    }
+
+
+def _when(moment: datetime) -> str:
+    """As the web pages show times: UTC to the minute."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: int) -> str:
+    """'2 d 3 h', '1 h 5 min', '45 s': the two largest units, enough to act on."""
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min")]
+    while parts and parts[0][0] == 0:
+        parts.pop(0)
+    if not parts:
+        return f"{secs} s"
+    return " ".join(f"{value} {unit}" for value, unit in parts[:2] if value)
+
+
+def _active_admins() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
+    ))
 
 
 def _queue(incident: Incident, template: str, recipient: User | None, event_label: str,

@@ -1,9 +1,10 @@
 """Delivers outbox rows over SMTP outside any request: the in-process sender thread, and the
-loop it shares with `flask outbox worker`."""
+loop it shares with `flask outbox worker`, which also gives the SLA warnings as they fall due."""
 import atexit
 import logging
 import os
 import threading
+import time
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import event
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.exceptions import Unavailable
 from app.extensions import db
+from app.incidents import sla_warnings
 from app.mail.delivery import drain
-from app.models import OutboxMessage
+from app.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -24,26 +26,49 @@ def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
     """Drain, then sleep until new mail is committed (`wake`) or the poll interval passes.
     While the server stays unreachable, pause longer each time and ignore wake-ups: new mail
     cannot go out either, and every pass would take the database's write lock for nothing.
-    Runs in an app context until `stop` is set."""
+    Every SLA_CHECK_SECONDS (0: never) the same loop gives the SLA warnings due, outage or not:
+    they are timeline events as well as mail. Runs in an app context until `stop` is set."""
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
+    sla_every = current_app.config["SLA_CHECK_SECONDS"]
     outage = 0
+    next_drain = next_sla_check = time.monotonic()
     while not stop.is_set():
-        wake.clear()
-        unreachable = False
-        try:
-            unreachable = drain(stop=stop).unreachable is not None
-        except Unavailable as exc:  # the database is busy: expected now and then, no traceback
-            log.warning("Outbox sender pass skipped: %s The next pass retries in %ss", exc.message, poll)
-        except Exception:
-            log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
-        finally:
-            db.session.remove()
-        if unreachable:
-            outage += 1
-            stop.wait(min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS))
-        else:
-            outage = 0
-            wake.wait(poll)
+        if sla_every and time.monotonic() >= next_sla_check:
+            _check_sla(sla_every)
+            next_sla_check = time.monotonic() + sla_every
+        if time.monotonic() >= next_drain or (not outage and wake.is_set()):
+            wake.clear()
+            outage = outage + 1 if _drain(stop, poll) else 0
+            next_drain = time.monotonic() + (min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS) if outage else poll)
+        until = min(next_drain, next_sla_check) if sla_every else next_drain
+        (stop if outage else wake).wait(max(0.0, until - time.monotonic()))
+
+
+def _drain(stop: threading.Event, poll: int) -> bool:
+    """One delivery pass; True when the server was unreachable."""
+    try:
+        return drain(stop=stop).unreachable is not None
+    except Unavailable as exc:  # the database is busy: expected now and then, no traceback
+        log.warning("Outbox sender pass skipped: %s The next pass retries in %ss", exc.message, poll)
+    except Exception:
+        log.exception("Outbox sender pass failed; the next pass retries in %ss", poll)
+    finally:
+        db.session.remove()
+    return False
+
+
+def _check_sla(every: int) -> None:
+    """One pass of the SLA warnings; its failures are logged and never stop the mail."""
+    try:
+        result = sla_warnings.check(utcnow())
+        if result.written:
+            log.info("SLA check: %s warning(s), %s breach(es) written", result.warnings, result.breaches)
+    except Unavailable as exc:
+        log.warning("SLA check skipped: %s The next check runs in %ss", exc.message, every)
+    except Exception:
+        log.exception("SLA check failed; the next check runs in %ss", every)
+    finally:
+        db.session.remove()
 
 
 class BackgroundSender:
