@@ -238,7 +238,7 @@ def _epoch(moment: datetime | None) -> int | None:
 def _timeline(created: datetime, gap: int, hold: int, held: int, taken: int) -> list[Moment]:
     """The moments of one generated incident, as `sla.moments_of` reads them back."""
     return [Moment(step.kind, created + timedelta(seconds=step.gaps * gap + step.after_hold * hold),
-                   by_staff=step.actor != "reporter")
+                   by_staff=step.actor != "reporter", to_status=step.to_status)
             for step in PATHS[held][:taken]]
 
 

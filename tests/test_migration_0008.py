@@ -26,6 +26,9 @@ INCIDENTS = {
     8: ("open", 3, "P2", "10:00", [("commented", "10:05", 1), ("commented", "10:20", 3)]),
     9: ("open", 2, "P3", "16:00", []),
 }
+# The status each kind of event moves to, as the service writes them (a comment moves nothing).
+TO_STATUS = {"created": "open", "assigned": "assigned", "status_changed": "in_progress", "on_hold": "on_hold",
+             "resolved": "resolved", "closed": "closed", "reopened": "assigned"}
 # id -> (responded_at, response_due_at, resolve_due_at, resolve_spent_seconds, sla_next_check_at), by hand:
 EXPECTED = {
     1: (None, "2024-01-02 11:00:00", "2024-01-02 18:00:00", 0, "2024-01-02 10:48:00"),
@@ -58,8 +61,9 @@ def _populate() -> None:
              "tech": None if status == "open" else 2, "created": f"{DAY} {created}:00"})
         for kind, when, actor in [("created", created, 1), *events]:
             db.session.execute(text(
-                "INSERT INTO incident_events (incident_id, actor_id, kind, created_at) VALUES (:n, :actor, :kind, "
-                ":at)"), {"n": n, "actor": actor, "kind": kind, "at": f"{DAY} {when}:00"})
+                "INSERT INTO incident_events (incident_id, actor_id, kind, created_at, to_status) VALUES (:n, :actor, "
+                ":kind, :at, :to)"), {"n": n, "actor": actor, "kind": kind, "at": f"{DAY} {when}:00",
+                                     "to": TO_STATUS.get(kind)})
     db.session.commit()
 
 

@@ -102,6 +102,13 @@ def test_on_hold_pauses_the_resolve_clock_and_resume_moves_its_due_time(people, 
     assert sla.view(p2, at(170))["resolve"]["remaining_seconds"] == (540 - 170) * 60
 
 
+def test_reassigning_an_incident_on_hold_starts_its_clock_again(people, p2):
+    walk(people, p2, (10, "assign"), (20, "start"), (100, "hold"), (160, "reassign"))
+    assert p2.status.value == "assigned"
+    assert p2.resolve_due_at == at(480 + 60)
+    assert sla.view(p2, at(170))["resolve"]["state"] == "running"
+
+
 def test_the_reporter_s_comment_resumes_the_clock_too(people, p2):
     walk(people, p2, (10, "assign"), (20, "start"), (100, "hold"), (130, "reporter_comment"))
     assert p2.status.value == "in_progress"

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import Enum
 
 from app.incidents.calendar import Calendar
-from app.incidents.enums import Clock, ClockState, EventKind, SlaCalendar
+from app.incidents.enums import Clock, ClockState, EventKind, SlaCalendar, Status
 
 WARN_FRACTION = 0.8
 
@@ -40,13 +40,14 @@ class Phase(Enum):
     STOPPED = "stopped"
 
 
-_PHASE_AFTER = {
-    EventKind.ON_HOLD: Phase.PAUSED,
-    EventKind.RESOLVED: Phase.STOPPED,
-    EventKind.CLOSED: Phase.STOPPED,
-    EventKind.RESUMED: Phase.RUNNING,
-    EventKind.REOPENED: Phase.RUNNING,
-}
+# The resolve clock follows the status each timeline entry moved the incident to: paused on hold,
+# stopped once resolved or closed, running in every other status (so a reassignment out of a hold,
+# a resume, a reporter's comment that resumes, a reopen all start it again).
+PHASE_OF_STATUS = {Status.ON_HOLD: Phase.PAUSED, Status.RESOLVED: Phase.STOPPED, Status.CLOSED: Phase.STOPPED}
+
+
+def phase_of(status: Status) -> Phase:
+    return PHASE_OF_STATUS.get(Status(status), Phase.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Moment:
     at: datetime
     by_staff: bool = False
     clock: Clock | None = None  # which clock an sla_warning / sla_breached event is about
+    to_status: Status | None = None  # the status the event moved the incident to, if it moved it
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,9 @@ def derive(*, created_at: datetime, moments: Iterable[Moment], targets: Targets,
             notices |= bit(moment.clock, moment.kind)
             if moment.kind == EventKind.SLA_BREACHED:  # a breach supersedes a warning not yet given
                 notices |= bit(moment.clock, EventKind.SLA_WARNING)
-        after = _PHASE_AFTER.get(moment.kind)
-        if after is None:
+        if moment.to_status is None:
             continue
+        after = phase_of(moment.to_status)
         if phase == Phase.RUNNING and after != Phase.RUNNING:
             stretches.append((running_since, moment.at))
             running_since = None

@@ -34,8 +34,7 @@ DEFAULT_POLICIES: dict[Priority, Targets] = {
 }
 MINUTES_MAX = 525_600  # a year: a longer target is a typo, and keeps every due time in range
 
-_PHASE_OF_STATUS = {Status.ON_HOLD: Phase.PAUSED, Status.RESOLVED: Phase.STOPPED, Status.CLOSED: Phase.STOPPED}
-RUNNING_STATUSES = tuple(status for status in Status if status not in _PHASE_OF_STATUS)
+RUNNING_STATUSES = tuple(status for status in Status if clocks.phase_of(status) == Phase.RUNNING)
 STAFF = (Role.TECHNICIAN, Role.ADMIN)
 
 
@@ -162,21 +161,21 @@ def moments_of(incident_ids: list[int]) -> dict[int, list[Moment]]:
     """The timeline of each incident as the clocks read it, in timeline order (one query)."""
     rows = db.session.execute(
         select(IncidentEvent.incident_id, IncidentEvent.kind, IncidentEvent.created_at, IncidentEvent.changes,
-               User.role)
+               IncidentEvent.to_status, User.role)
         .outerjoin(User, User.id == IncidentEvent.actor_id)
         .where(IncidentEvent.incident_id.in_(incident_ids))
         .order_by(IncidentEvent.incident_id, IncidentEvent.id)
     )
     timelines: dict[int, list[Moment]] = {incident_id: [] for incident_id in incident_ids}
-    for incident_id, kind, at, changes, role in rows:
+    for incident_id, kind, at, changes, to_status, role in rows:
         clock = (changes or {}).get("clock") if kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED) else None
         timelines[incident_id].append(Moment(kind=kind, at=at, by_staff=role in STAFF,
-                                             clock=Clock(clock) if clock else None))
+                                             clock=Clock(clock) if clock else None, to_status=to_status))
     return timelines
 
 
 def phase_of(incident: Incident) -> Phase:
-    return _PHASE_OF_STATUS.get(incident.status, Phase.RUNNING)
+    return clocks.phase_of(incident.status)
 
 
 def view(incident: Incident, now: datetime | None = None) -> dict:

@@ -34,7 +34,7 @@ incidents = sa.table(
     sa.column('sla_next_check_at', sa.DateTime),
 )
 events = sa.table('incident_events', sa.column('id', sa.Integer), sa.column('incident_id', sa.Integer),
-                  sa.column('actor_id', sa.Integer), sa.column('kind', sa.String),
+                  sa.column('actor_id', sa.Integer), sa.column('kind', sa.String), sa.column('to_status', sa.String),
                   sa.column('created_at', sa.DateTime))
 users = sa.table('users', sa.column('id', sa.Integer), sa.column('role', sa.String))
 
@@ -96,7 +96,7 @@ def _derive_clocks(bind) -> None:
 
     from app.incidents.calendar import calendar_for
     from app.incidents.clocks import Moment, Targets, derive
-    from app.incidents.enums import EventKind, SlaCalendar
+    from app.incidents.enums import EventKind, SlaCalendar, Status
 
     staff = ('technician', 'admin')
     last = 0
@@ -110,12 +110,13 @@ def _derive_clocks(bind) -> None:
             return
         ids = [row.id for row in rows]
         timelines: dict[int, list] = {incident_id: [] for incident_id in ids}
-        for incident_id, kind, at, role in bind.execute(
-            sa.select(events.c.incident_id, events.c.kind, events.c.created_at, users.c.role)
+        for incident_id, kind, at, to_status, role in bind.execute(
+            sa.select(events.c.incident_id, events.c.kind, events.c.created_at, events.c.to_status, users.c.role)
             .select_from(events.outerjoin(users, users.c.id == events.c.actor_id))
             .where(events.c.incident_id.in_(ids)).order_by(events.c.incident_id, events.c.id)
         ):
-            timelines[incident_id].append(Moment(EventKind(kind), _aware(at), by_staff=role in staff))
+            timelines[incident_id].append(Moment(EventKind(kind), _aware(at), by_staff=role in staff,
+                                                 to_status=Status(to_status) if to_status else None))
         values = []
         for row in rows:
             clocks = derive(created_at=_aware(row.created_at), moments=timelines[row.id],
