@@ -16,7 +16,7 @@ from tests.web_helpers import incident_in, login
 # A value for every kind of URL argument the app has; a route with a new one fails until it is added.
 ARGUMENTS = {"filename": {"static": "css/app.css", "bootstrap.static": "css/bootstrap.min.css"},
              "incident_id": "{incident}", "user_id": "{user}", "token_id": "{token}", "message_id": "{message}",
-             "token": "not-a-reset-link"}
+             "token": "not-a-reset-link", "priority": "P1"}
 
 
 def check(response, where: str) -> None:

@@ -436,7 +436,7 @@ def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
         incident = factories.bring_to(Status.RESOLVED, incident=factories.make_incident(admin), admin=admin,
                                       technician=technician)
         values = {"incident_id": incident.id, "user_id": technician.id, "token_id": 1, "message_id": 1,
-                  "token": "not-a-reset-link"}
+                  "token": "not-a-reset-link", "priority": "P1"}
         factories.make_user(Role.REPORTER, username="tokenowner")
         paths = [re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule)
                  for rule in _portal_posts(app)]

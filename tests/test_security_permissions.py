@@ -160,6 +160,7 @@ NEW_INCIDENT = {"title": "Printer on fire {n}", "description": "Really.", "sever
 NEW_USER = {"username": "newbie{n}", "password": "long enough", "role": "reporter", "name": "Newbie",
             "email": "newbie{n}@example.test"}
 NOT_SIGNED_IN = {ANONYMOUS: 200, DEACTIVATED: 200}
+SLA_POLICY = {"response_minutes": 100, "resolve_minutes": 900, "calendar": "business"}
 
 GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     # The portal
@@ -186,6 +187,10 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("web.disable_two_factor", "POST"): GatedCall(LOGIN, "/ui/account/two-factor/disable", {"disable-code": ""},
                                                   ok=422),
     ("web.users", "GET"): GatedCall(ADMIN_ONLY, "/ui/users/"),
+    ("web.sla_policies", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/sla"),
+    ("web.change_sla_policy", "POST"): GatedCall(ADMIN_ONLY, "/ui/admin/sla/P4",
+                                                 {f"p4-{name}": str(value) for name, value in SLA_POLICY.items()},
+                                                 ok=302, reads_only=False),
     ("web.users", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/", {**NEW_USER, "role": "technician"}, ok=302,
                                      reads_only=False),
     ("web.change_role", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/role", {"user{user}-role": "technician"},
@@ -238,6 +243,9 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.user", "GET"): GatedCall(ADMIN_ONLY, "/users/{user}", subjects=(OWN, OTHER)),
     ("api.user", "PATCH"): GatedCall(ADMIN_ONLY, "/users/{user}", {"name": "Renamed {n}"}, reads_only=False,
                                      subjects=(OWN, OTHER)),
+    ("api.sla_policies", "GET"): GatedCall(ADMIN_ONLY, "/sla-policies/"),
+    ("api.sla_policy", "GET"): GatedCall(ADMIN_ONLY, "/sla-policies/P1"),
+    ("api.sla_policy", "PUT"): GatedCall(ADMIN_ONLY, "/sla-policies/P4", SLA_POLICY, reads_only=False),
 }
 
 
