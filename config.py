@@ -111,6 +111,9 @@ class Config:
     # How often the loop that delivers the outbox also gives the SLA warnings due (app/mail/sender.py,
     # app/incidents/sla_warnings.py); 0 turns that off, for deployments that run `flask sla check` from cron.
     SLA_CHECK_SECONDS = _int("SLA_CHECK_SECONDS", 30)
+    # A warning or breach found more than this long after it fell due goes on the timeline without
+    # mail: after an upgrade or an import, old overdue incidents would otherwise mail every admin.
+    SLA_NOTICE_MAX_DELAY_SECONDS = _int("SLA_NOTICE_MAX_DELAY_SECONDS", 86_400)
 
     # API answers to repeated GETs and the dashboard's body are reused until the next commit to the
     # database, and for at most this long (app/caching.py; SQLite only). 0 turns both off.

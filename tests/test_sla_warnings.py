@@ -108,6 +108,19 @@ def test_a_late_check_writes_the_breach_alone(p2):
     assert sla_recompute.recompute(check_only=True).drifted == 0
 
 
+def test_a_notice_found_long_after_it_fell_due_is_recorded_without_mail(p2):
+    """The first check after an upgrade or an import: old breaches go on the timeline, not in mail."""
+    day = 24 * 60
+    # The response breach fell due a day and a minute ago, the resolve breach 17 hours ago.
+    assert sla_warnings.check(at(60 + day + 1)).breaches == 2
+    events = db.session.scalars(select(IncidentEvent).where(IncidentEvent.kind == EventKind.SLA_BREACHED)
+                                .order_by(IncidentEvent.id)).all()
+    assert [(e.changes["clock"], e.changes.get("mailed")) for e in events] == [("response", False), ("resolve", None)]
+    mail = sla_mail(p2.id)
+    assert len(mail) == 2 and all("resolve" in m.subject for m in mail)  # two admins, the resolve breach only
+    assert sla_recompute.recompute(check_only=True).drifted == 0
+
+
 def test_a_paused_clock_warns_nothing_until_it_resumes(people, p2):
     """On hold the resolve clock stops (and the answered response clock has nothing left to say);
     on resume its warning moves by the time it stood still."""

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from app.database import lock_for_update, write_transaction
@@ -41,6 +42,7 @@ class Notice:
     clock: Clock
     kind: EventKind
     due_at: datetime  # the clock's due instant (a warning says how long is left until it)
+    fell_due_at: datetime  # when this notice became due: the 80 % instant, or the due instant
 
 
 @dataclass
@@ -138,16 +140,26 @@ def _due_on(clock: Clock, notices: int, warn_at: datetime, due_at: datetime, now
     if notices & clocks.bit(clock, EventKind.SLA_BREACHED):
         return []
     if due_at <= now:  # breached: announced once, covering a warning the check was too late for
-        return [Notice(clock, EventKind.SLA_BREACHED, due_at)]
+        return [Notice(clock, EventKind.SLA_BREACHED, due_at, due_at)]
     if warn_at <= now and not notices & clocks.bit(clock, EventKind.SLA_WARNING):
-        return [Notice(clock, EventKind.SLA_WARNING, due_at)]
+        return [Notice(clock, EventKind.SLA_WARNING, due_at, warn_at)]
     return []
 
 
 def _announce(incident: Incident, notice: Notice, now: datetime) -> None:
-    """The timeline event (the portal's own: no actor) and the mail."""
+    """The timeline event (the portal's own: no actor) and the mail.
+
+    A notice that fell due more than SLA_NOTICE_MAX_DELAY_SECONDS ago goes on the timeline only:
+    the first check after an upgrade (migration 0008 derives clocks for every old incident) or a
+    bulk import would otherwise mail every admin once per long-overdue incident."""
+    mailed = (now - notice.fell_due_at).total_seconds() <= current_app.config["SLA_NOTICE_MAX_DELAY_SECONDS"]
+    changes = {"clock": notice.clock.value, "due_at": notice.due_at.isoformat()}
+    if not mailed:
+        changes["mailed"] = False
     db.session.add(IncidentEvent(incident_id=incident.id, actor_id=None, kind=notice.kind, created_at=now,
-                                 changes={"clock": notice.clock.value, "due_at": notice.due_at.isoformat()}))
+                                 changes=changes))
+    if not mailed:
+        return
     seconds_left = sla.view(incident, now)[notice.clock.value]["remaining_seconds"]
     mail = notifications.sla_breached if notice.kind == EventKind.SLA_BREACHED else notifications.sla_warning
     mail(incident, clock=notice.clock, due_at=notice.due_at, seconds_left=seconds_left)
