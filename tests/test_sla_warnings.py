@@ -25,6 +25,7 @@ from app.incidents import service, sla_recompute, sla_warnings
 from app.incidents.enums import EventKind, Priority
 from app.mail import sender
 from app.mail.delivery import drain
+from app.mail.enums import OutboxStatus
 from app.mail.sender import run_loop
 from app.models import Incident, IncidentEvent, OutboxMessage, utcnow
 from tests import factories
@@ -484,6 +485,15 @@ def test_an_incident_that_cannot_be_checked_holds_back_no_other(app, people, adm
     assert notices(business.id) == [] and len(notices(always)) == 1
     failed = [r for r in loop_logs.records if f"SLA check of incident {business.id} failed" in r.getMessage()]
     assert len(failed) == 1 and failed[0].exc_info is not None
+
+
+def test_without_a_mail_server_the_loop_still_writes_the_notices_and_keeps_the_mail(app, people, admins):
+    """No MAIL_SERVER: the timeline still gets its warnings; their mail waits in the outbox."""
+    due_incidents(people, 2)
+    with mail_app(app, 0, MAIL_SERVER=None, SLA_CHECK_SECONDS=1, OUTBOX_POLL_SECONDS=1) as unset:
+        assert run_loop_until(unset, lambda: len(notices()) >= 2)
+    assert [kind for _, kind, _, _ in notices()] == ["sla_breached"] * 2
+    assert {row.status for row in sla_mail()} == {OutboxStatus.PENDING} and len(sla_mail()) == 4
 
 
 def test_no_check_in_the_loop_when_switched_off(app, people, admins):

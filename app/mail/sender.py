@@ -27,21 +27,25 @@ def run_loop(*, stop: threading.Event, wake: threading.Event) -> None:
     While the server stays unreachable, pause longer each time and ignore wake-ups: new mail
     cannot go out either, and every pass would take the database's write lock for nothing.
     Every SLA_CHECK_SECONDS (0: never) the same loop gives the SLA warnings due, outage or not:
-    they are timeline events as well as mail. Runs in an app context until `stop` is set."""
+    they are timeline events as well as mail. Without a MAIL_SERVER it only checks the SLA (the
+    mail stays in the outbox). Runs in an app context until `stop` is set."""
     poll = current_app.config["OUTBOX_POLL_SECONDS"]
     sla_every = current_app.config["SLA_CHECK_SECONDS"]
+    delivers = bool(current_app.config["MAIL_SERVER"])
     outage = 0
     next_drain = next_sla_check = time.monotonic()
     while not stop.is_set():
         if sla_every and time.monotonic() >= next_sla_check:
             _check_sla(sla_every)
             next_sla_check = time.monotonic() + sla_every
-        if time.monotonic() >= next_drain or (not outage and wake.is_set()):
+        if delivers and (time.monotonic() >= next_drain or (not outage and wake.is_set())):
             wake.clear()
             outage = outage + 1 if _drain(stop, poll) else 0
             next_drain = time.monotonic() + (min(poll * 2 ** outage, OUTAGE_PAUSE_MAX_SECONDS) if outage else poll)
-        until = min(next_drain, next_sla_check) if sla_every else next_drain
-        (stop if outage else wake).wait(max(0.0, until - time.monotonic()))
+        due = [moment for moment, on in ((next_drain, delivers), (next_sla_check, sla_every)) if on]
+        if not due:
+            return
+        (stop if outage or not delivers else wake).wait(max(0.0, min(due) - time.monotonic()))
 
 
 def _drain(stop: threading.Event, poll: int) -> bool:
@@ -160,8 +164,11 @@ def _announce_new_mail(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Start the in-process background sender when configured to."""
-    if not (app.config["MAIL_SERVER"] and app.config["OUTBOX_BACKGROUND_SENDER"]):
+    """Start the in-process background sender when configured to: to deliver mail (MAIL_SERVER),
+    or only to give the SLA warnings (their timeline events) when there is no mail server."""
+    if not app.config["OUTBOX_BACKGROUND_SENDER"]:
+        return
+    if not (app.config["MAIL_SERVER"] or app.config["SLA_CHECK_SECONDS"]):
         return
     sender = BackgroundSender(app)
     app.extensions["outbox_sender"] = sender
