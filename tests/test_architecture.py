@@ -20,8 +20,8 @@ LAYERS = {
     "domain": ["app.incidents", "app.auth.service", "app.auth.recovery", "app.auth.credentials",
                "app.auth.throttle", "app.auth.two_factor",
                "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup"],
-    "interface": ["app.web", "app.api", "app.auth", "app.mail.views", "app.mail.cli", "app.cli", "app.errors",
-                  "app.urls", "app.caching", "app.security", "app.proxies", "seed"],
+    "interface": ["app.web", "app.api", "app.auth", "app.mail.views", "app.mail.cli", "app.cli", "app.sla_cli",
+                  "app.errors", "app.urls", "app.caching", "app.security", "app.proxies", "seed"],
     "factory": ["app"],
 }
 ORDER = list(LAYERS)
@@ -115,7 +115,8 @@ def test_rules_are_pure():
         imported = {module for module, _ in imports_of(path)}
         assert {m.split(".")[0] for m in imported} - {"app", "collections", "dataclasses", "enum", "typing",
                                                        "re", "unicodedata", "email_validator",
-                                                       "bisect", "datetime", "functools", "zoneinfo", "math"} == set(), name
+                                                       "bisect", "datetime", "functools", "zoneinfo",
+                                                       "math"} == set(), name
         assert all(layer_of(m) in (None, "foundation", "vocabulary", "rules") for m in imported if m.startswith("app"))
 
 
