@@ -1,9 +1,12 @@
-"""Marshmallow fields the API needs beyond the stock ones: lenient choices, strict types, UTC times."""
+"""Marshmallow fields the API needs beyond the stock ones: lenient choices, strict types, UTC times,
+objects computed from the whole row."""
 import re
-from datetime import UTC
+from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields, missing, validate
 
 from app.auth.emails import EMAIL_MAX, is_email
 
@@ -73,13 +76,43 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+def utc_text(value: datetime) -> str:
+    """A time as the API writes every time: ISO 8601 in UTC with a `Z`, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class UTCDateTime(fields.DateTime):
     """Output-only time: ISO 8601 in UTC with a `Z`, to the second."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(value)
+
+
+class Computed(fields.Nested):
+    """Output-only: a nested object computed from the whole object being written (`compute(obj)`),
+    not read from one of its attributes. The document shows the nested schema as usual."""
+
+    def __init__(self, nested, *, compute: Callable[[Any], Any], **kwargs):
+        super().__init__(nested, dump_only=True, **kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return self.compute(obj)
+
+
+class EventChanges(fields.Dict):
+    """An event's `changes`: `{field: [old, new]}`, or for the portal's SLA notices
+    `{"clock", "due_at"}`, whose time is written like every other time of the API."""
+
+    TIMES = ("due_at",)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return {key: utc_text(datetime.fromisoformat(item)) if key in self.TIMES and isinstance(item, str) else item
+                for key, item in value.items()}
 
 
 class EmailAddress(fields.String):

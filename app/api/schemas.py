@@ -8,13 +8,24 @@ from functools import cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.api.fields import NO_CONTROL_CHARS, Choice, EmailAddress, Integer, Pattern, StrictBoolean, UTCDateTime
+from app.api.fields import (
+    NO_CONTROL_CHARS,
+    Choice,
+    Computed,
+    EmailAddress,
+    EventChanges,
+    Integer,
+    Pattern,
+    StrictBoolean,
+    UTCDateTime,
+)
 from app.auth.roles import Role
 from app.auth.service import USERNAME_RE
 from app.auth.two_factor import CODE_MAX, is_enabled
-from app.incidents.enums import Category, EventKind, Priority, Severity, Status, Urgency
+from app.incidents.enums import Category, ClockState, EventKind, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
+from app.incidents.sla import view as sla_view
 from app.models import MAX_ID
 
 MAX_PAGE = 1_000_000
@@ -88,8 +99,30 @@ class UserListSchema(Schema):
     items = fields.List(fields.Nested(UserSchema), required=True)
 
 
+class ClockSchema(Schema):
+    """One SLA clock of an incident, counted in its policy's calendar (24x7 or business hours)."""
+
+    due_at = UTCDateTime(required=True, allow_none=True, metadata={
+        "description": "When the clock runs out (a stopped clock: when it would have); null for the resolve "
+                       "clock while the incident is on hold."})
+    state = fields.String(required=True, validate=validate.OneOf([state.value for state in ClockState]))
+    remaining_seconds = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Counted seconds left until due_at, negative once overdue; while paused, what is left "
+                       "when it runs again; null once the clock has stopped (met or breached for good)."})
+
+
+class SlaSchema(Schema):
+    """The incident's SLA clocks (SPEC "Priority and SLA"). *Response* runs from creation to the first
+    assignment or staff comment; *resolve* from creation to resolution, paused while on hold."""
+
+    response = fields.Nested(ClockSchema, required=True)
+    resolve = fields.Nested(ClockSchema, required=True)
+    paused = fields.Boolean(required=True, metadata={"description": "The resolve clock is paused (on hold)."})
+
+
 class IncidentSchema(Schema):
-    """One incident; `version` goes up by one with every change to it."""
+    """One incident; `version` goes up by one with every change to it. The SLA fields are read-only:
+    they follow from the timeline and the policy of the incident's priority."""
 
     id = fields.Integer(required=True)
     reference = fields.String(required=True, metadata={"example": "INC-42"})
@@ -110,6 +143,12 @@ class IncidentSchema(Schema):
     resolved_at = UTCDateTime(required=True, allow_none=True)
     closed_at = UTCDateTime(required=True, allow_none=True)
     version = fields.Integer(required=True)
+    responded_at = UTCDateTime(required=True, allow_none=True, metadata={
+        "description": "The first assignment or public staff comment; null until then."})
+    response_due_at = UTCDateTime(required=True, metadata={"description": "When the response is due."})
+    resolve_due_at = UTCDateTime(required=True, allow_none=True, metadata={
+        "description": "When the resolution is due; null while on hold (the clock is paused)."})
+    sla = Computed(SlaSchema, compute=sla_view, required=True)
 
 
 class IncidentPageSchema(Schema):
@@ -131,12 +170,17 @@ class EventSchema(Schema):
 
     id = fields.Integer(required=True)
     kind = fields.Enum(EventKind, by_value=fields.String, required=True)
-    actor = fields.Nested(UserRefSchema, required=True)
+    actor = fields.Nested(UserRefSchema, required=True, allow_none=True, metadata={
+        "description": "Who did it; null for what the portal records itself (sla_warning, sla_breached)."})
     created_at = UTCDateTime(required=True)
     from_status = fields.Enum(Status, by_value=fields.String, required=True, allow_none=True)
     to_status = fields.Enum(Status, by_value=fields.String, required=True, allow_none=True)
-    changes = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)),
-                          required=True, allow_none=True)
+    changes = EventChanges(keys=fields.String(), required=True, allow_none=True, metadata={
+        "description": "`{field: [old, new]}`; for sla_warning and sla_breached `{\"clock\": \"response\" or "
+                       "\"resolve\", \"due_at\": time}`, with `\"mailed\": false` when the portal noticed it "
+                       "too late to send mail (SLA_NOTICE_MAX_DELAY_SECONDS).",
+        "additionalProperties": {"anyOf": [{"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+                                           {"type": "string"}, {"type": "boolean"}]}})
     body = fields.String(required=True, allow_none=True)
 
 
@@ -318,8 +362,12 @@ class IncidentQuerySchema(Query):
         "description": "A reporter's id or `me`."})
     q = fields.String(validate=[validate.Length(max=200), Pattern(NO_CONTROL_CHARS)], metadata={
         "description": "Words to find in the title or description (each as a word prefix)."})
+    sla = fields.List(Choice(SlaStanding), metadata={
+        "description": "SLA standing now: `breached` (a clock ran out), `at_risk` (a running clock past 80 %), "
+                       "`ok` (neither). Repeat to match any of several."})
     sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(SORT_CHOICES), metadata={
-        "description": "A field, `-` first for descending."})
+        "description": "A field, `-` first for descending. `priority` puts P1 first; `resolve_due_at` the "
+                       "soonest due first, and incidents on hold (no due time) last in either direction."})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     cursor = fields.String(validate=[validate.Length(min=1, max=MAX_CURSOR), Pattern(r"^[A-Za-z0-9_-]+$")],
                            metadata={"description": "The `next` of a previous page (keyset pagination: as "

@@ -8,15 +8,22 @@ So `choose()` picks the index that already holds the rows in the order asked, wi
 of equality filters in front of the sort columns, and the other filters are written `+column`
 (SQLite's documented way to say "no index for this term"), leaving the planner nothing to sort.
 A filter on several values of that run's first column (status IN open, assigned) becomes one
-ordered walk per value, merged; the merge sorts at most (walks x page) rows."""
+ordered walk per value, merged; the merge sorts at most (walks x page) rows.
+
+A sort key that may be null (`resolve_due_at`, null while an incident is on hold) puts those rows
+last in either direction. SQLite and PostgreSQL disagree on where NULL sorts, and `NULLS LAST`
+would make SQLite sort instead of walk, so the list is read as two parts, each one index walk: the
+rows holding a value (`Part.VALUED`), then the others by id (`Part.NULLS`). A cursor says which
+part its row is in."""
 import base64
 import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, literal, tuple_
+from sqlalchemy import ColumnElement, Integer, and_, literal, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -30,7 +37,10 @@ SORT_KEYS = {
     "updated_at": ("updated_at", "id"),
     "severity": ("severity", "created_at", "id"),
     "priority": ("priority", "created_at", "id"),
+    "resolve_due_at": ("resolve_due_at", "id"),
 }
+# Sort keys whose first column may be null; those rows come last (see the module's docstring).
+NULLABLE = frozenset({"resolve_due_at"})
 # Walking one index per value costs (offset + page) rows per walk; deeper than this, one walk
 # filtering the values as it goes costs less.
 MAX_BRANCH_ROWS = 1_000
@@ -97,10 +107,28 @@ def choose(terms: list[Term], sort: str, *, branching: bool) -> Path:
     return best
 
 
-def order_by(sort: str) -> list[ColumnElement]:
-    """The ORDER BY of `sort` (`-` first: descending), tie-breakers included."""
+class Part(Enum):
+    """Which rows of a sort on a nullable key one walk reads: those with a value, or the rest."""
+
+    VALUED = "valued"
+    NULLS = "nulls"
+
+
+def nullable_key(sort: str) -> str | None:
+    """The sort's first column when it may be null (the list is then read in two parts), else None."""
+    name = SORT_KEYS[sort.lstrip("-")][0]
+    return name if name in NULLABLE else None
+
+
+def order_by(sort: str, *, nulls_last: bool = False) -> list[ColumnElement]:
+    """The ORDER BY of `sort` (`-` first: descending), tie-breakers included. `nulls_last` puts
+    the rows without a value last in one statement, for a query that sorts its rows anyway (a
+    search's matches); a walk along an index reads the two parts apart instead."""
     columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
-    return [column.desc() if sort.startswith("-") else column.asc() for column in columns]
+    ordered = [column.desc() if sort.startswith("-") else column.asc() for column in columns]
+    if nulls_last and nullable_key(sort):
+        ordered.insert(0, columns[0].is_(None).asc())
+    return ordered
 
 
 def _json_value(value: Any) -> Any:
@@ -126,6 +154,8 @@ def _decode(cursor: str, sort: str) -> list[Any]:
         if name == "id":
             if type(value) is not int or not 0 < value <= MAX_ID:
                 raise ValueError("bad id")
+        elif name in NULLABLE and value is None:
+            pass  # the row is among the nulls, read last
         elif name == "severity":
             value = Severity(value)
         elif name == "priority":
@@ -139,15 +169,32 @@ def _decode(cursor: str, sort: str) -> list[Any]:
     return values
 
 
-def after(cursor: str, sort: str) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's row in `sort` order: one row-value comparison, which the
-    chosen index answers by seeking straight to it, however deep."""
+def _position(cursor: str, sort: str) -> list[Any]:
+    """The sort key values of the cursor's row; 422 naming `cursor` when it is not one of this list's."""
     try:
-        values = _decode(cursor, sort)
+        return _decode(cursor, sort)
     except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput.field("cursor", "Not a cursor of this list in this sort order; start again "
                                            "from the first page.") from None
+
+
+def in_nulls(cursor: str, sort: str) -> bool:
+    """Whether the cursor's row is among a nullable key's nulls (only that part is left to read)."""
+    return nullable_key(sort) is not None and _position(cursor, sort)[0] is None
+
+
+def after(cursor: str, sort: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's row in `sort` order, within its part: one row-value
+    comparison, which the chosen index answers by seeking straight to it, however deep. (A row
+    with a null key fails the comparison, so the valued part's condition never lets one in.)"""
+    values = _position(cursor, sort)
     columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
+    if values[0] is None:  # among the nulls, which run by their tie-breakers
+        return and_(columns[0].is_(None), _beyond(columns[1:], values[1:], sort))
+    return _beyond(columns, values, sort)
+
+
+def _beyond(columns: list, values: list[Any], sort: str) -> ColumnElement[bool]:
     key = tuple_(*columns)
     bound = tuple_(*(literal(value, Integer() if column.key == "id" else column.type)
                      for column, value in zip(columns, values, strict=True)))

@@ -1,16 +1,17 @@
 """Read side: the incidents a user may see, filtered, searched, sorted and paged."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 
 from app.auth.roles import Role
 from app.exceptions import NotFound
 from app.extensions import db
-from app.incidents import paging, search, tallies
-from app.incidents.enums import Category, Priority, Severity, Status, Urgency
+from app.incidents import paging, search, sla, tallies
+from app.incidents.enums import Category, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import can_see
-from app.models import Incident, IncidentEvent, User
+from app.models import Incident, IncidentEvent, User, utcnow
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25
@@ -19,6 +20,7 @@ SORTS = {
     "updated_at": Incident.updated_at,
     "severity": Incident.severity,
     "priority": Incident.priority,
+    "resolve_due_at": Incident.resolve_due_at,  # soonest first; on hold (no due time) last either way
 }
 DEFAULT_SORT = "-created_at"
 
@@ -36,6 +38,9 @@ class IncidentFilters:
     unassigned: bool = False
     reporter_id: int | None = None
     q: str | None = None
+    sla: list[SlaStanding] = field(default_factory=list)
+    now: datetime | None = None
+    """The instant `sla` is judged at; `list_incidents` pins it to now, so a page and its total agree."""
 
 
 @dataclass
@@ -112,24 +117,37 @@ def _searching(filters: IncidentFilters) -> bool:
     return bool(filters.q and filters.q.strip())
 
 
+def _standing(filters: IncidentFilters) -> list[ColumnElement[bool]]:
+    """The `sla` filter (any of its values) as a WHERE clause, judged at `filters.now`."""
+    if not filters.sla:
+        return []
+    now = filters.now or utcnow()
+    return [or_(*(sla.standing(value, now) for value in dict.fromkeys(filters.sla)))]
+
+
 def _filtered(actor: User, filters: IncidentFilters) -> Select:
     """Every incident `actor` may see that matches `filters` (the planner picks the path)."""
-    query = select(Incident).where(*_where(_terms(actor, filters)))
+    query = select(Incident).where(*_where(_terms(actor, filters)), *_standing(filters))
     return query.where(search.matches(filters.q)) if _searching(filters) else query
 
 
 def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
-                cursor: str | None) -> Select:
+                cursor: str | None, part: paging.Part | None = None) -> Select:
     """The rows of one page: their ids first, read along one index walk (app.incidents.paging)
-    without touching a table row or a join for the rows skipped; then those rows with their people."""
+    without touching a table row or a join for the rows skipped; then those rows with their people.
+    `part` reads only the rows with a value of a nullable sort key, or only the others."""
     terms = _terms(actor, filters)
+    extra = _standing(filters)
+    if part == paging.Part.NULLS:
+        terms.append((paging.nullable_key(sort), (None,)))
+    elif part == paging.Part.VALUED:
+        extra.append(getattr(Incident, paging.nullable_key(sort)).is_not(None))
     if _searching(filters):
         # The search index names the candidate rows; no other index may compete with it.
         path = paging.Path()
-        extra = [search.matches(filters.q)]
+        extra.append(search.matches(filters.q))
     else:
         path = paging.choose(terms, sort, branching=offset + limit <= paging.MAX_BRANCH_ROWS)
-        extra = []
     if cursor:
         extra.append(paging.after(cursor, sort))
     page = select(Incident).order_by(*paging.order_by(sort))
@@ -151,8 +169,8 @@ def _search_page(actor: User, filters: IncidentFilters, sort: str, *, offset: in
     (its prefix lookups are the costly part): the ids with a window count, then their rows.
     The total is None when the page is past the end (no row to carry it)."""
     ids = (select(Incident.id, func.count().over().label("total"))
-           .where(*_where(_terms(actor, filters), frozenset()), search.matches(filters.q))
-           .order_by(*paging.order_by(sort)).limit(limit).offset(offset))
+           .where(*_where(_terms(actor, filters), frozenset()), *_standing(filters), search.matches(filters.q))
+           .order_by(*paging.order_by(sort, nulls_last=True)).limit(limit).offset(offset))
     found = db.session.execute(ids).all()
     if not found:
         return [], None
@@ -168,13 +186,14 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
     page's `next_cursor`) seeks to the same place through the index, so every page costs the same."""
     if sort.lstrip("-") not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
+    if filters.sla and filters.now is None:
+        filters = replace(filters, now=utcnow())
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
     offset = (page - 1) * per_page
     if cursor:
         # One row more than asked says whether another page follows, without counting.
-        rows = list(db.session.scalars(_page_query(actor, filters, sort, offset=0, limit=per_page + 1,
-                                                   cursor=cursor)))
+        rows = _rows(actor, filters, sort, offset=0, limit=per_page + 1, cursor=cursor)
         result = Page(items=rows[:per_page], page=None, per_page=per_page,
                       total=count_incidents(actor=actor, filters=filters))
         more = len(rows) > per_page
@@ -182,8 +201,7 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
         if _searching(filters):
             items, total = _search_page(actor, filters, sort, offset=offset, limit=per_page)
         else:
-            items = list(db.session.scalars(_page_query(actor, filters, sort, offset=offset, limit=per_page,
-                                                        cursor=None)))
+            items = _rows(actor, filters, sort, offset=offset, limit=per_page, cursor=None)
             total = None
         if total is None:
             total = count_incidents(actor=actor, filters=filters)
@@ -192,6 +210,36 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
     if more:
         result.next_cursor = paging.encode_cursor(result.items[-1], sort)
     return result
+
+
+def _rows(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
+          cursor: str | None) -> list[Incident]:
+    """The rows of a page. On a nullable sort key: the rows holding a value, then, if the page is
+    not full, the others (nulls last in either direction), each part along its own index walk."""
+    def read(part: paging.Part | None, *, skip: int, take: int, after: str | None) -> list[Incident]:
+        return list(db.session.scalars(_page_query(actor, filters, sort, offset=skip, limit=take, cursor=after,
+                                                   part=part)))
+
+    key = paging.nullable_key(sort)
+    if key is None:
+        return read(None, skip=offset, take=limit, after=cursor)
+    if cursor and paging.in_nulls(cursor, sort):
+        return read(paging.Part.NULLS, skip=0, take=limit, after=cursor)
+    rows = read(paging.Part.VALUED, skip=offset, take=limit, after=cursor)
+    if len(rows) == limit:
+        return rows
+    skip = 0
+    if offset and not rows and not cursor:
+        # The page starts past the valued rows: skip what is left of the offset among the nulls.
+        valued = count_incidents(actor=actor, filters=filters) - _count_nulls(actor, filters, key)
+        skip = max(0, offset - valued)
+    return rows + read(paging.Part.NULLS, skip=skip, take=limit - len(rows), after=None)
+
+
+def _count_nulls(actor: User, filters: IncidentFilters, key: str) -> int:
+    """How many matching incidents have no value in `key` (a seek on its index: few, the incidents on hold)."""
+    query = _filtered(actor, filters).where(getattr(Incident, key).is_(None)).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(query)) or 0
 
 
 def timeline(*, incident: Incident) -> list[IncidentEvent]:
@@ -203,8 +251,8 @@ def timeline(*, incident: Incident) -> list[IncidentEvent]:
 
 def _tally_scope(actor: User, filters: IncidentFilters) -> str | None:
     """The tally scope that answers this count exactly, or None when only a real count can (the
-    tallies count by status, severity and category, not by priority or urgency)."""
-    if (filters.q and filters.q.strip()) or filters.priority or filters.urgency:
+    tallies count by status, severity and category, not by priority, urgency or SLA standing)."""
+    if (filters.q and filters.q.strip()) or filters.priority or filters.urgency or filters.sla:
         return None
     scopes = []
     if actor.role == Role.REPORTER:

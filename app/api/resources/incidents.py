@@ -33,6 +33,17 @@ def _person(value: str | None, actor: User) -> int | None:
     return actor.id if value == "me" else int(value)
 
 
+def list_filters(query: dict, actor: User) -> queries.IncidentFilters:
+    """The filters of a query read by IncidentQuerySchema, as the domain takes them: the one
+    translation for every endpoint that takes the list's filters."""
+    return queries.IncidentFilters(
+        status=query.get("status", []), severity=query.get("severity", []),
+        category=query.get("category", []), priority=query.get("priority", []),
+        urgency=query.get("urgency", []), technician_id=_person(query.get("technician"), actor),
+        unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
+        q=query.get("q"), sla=query.get("sla", []))
+
+
 def _answer(incident: IncidentRow, status: int = 200, **headers):
     """The incident as JSON, with its ETag (and any other headers)."""
     return shared(IncidentSchema).dump(incident), status, {"ETag": etag(incident), **headers}
@@ -47,17 +58,12 @@ class IncidentList(Resource):
                headers={"Link": "RFC 8288 links to the first, prev, next and last pages (next by cursor "
                                 "when the page was asked for by cursor)."},
                description="Newest first unless `sort` says otherwise. Reporters see their own incidents only. "
+                           "Each incident carries its SLA clocks (`sla`, read-only). "
                            "A browser (no Authorization header, HTML preferred) is redirected to /ui/incidents/.")
     def get(self, actor, query):
         """A filtered, sorted page of incidents with Link headers."""
-        filters = queries.IncidentFilters(
-            status=query.get("status", []), severity=query.get("severity", []),
-            category=query.get("category", []), priority=query.get("priority", []),
-            urgency=query.get("urgency", []), technician_id=_person(query.get("technician"), actor),
-            unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
-            q=query.get("q"))
-        page = queries.list_incidents(actor=actor, filters=filters, sort=query["sort"], page=query["page"],
-                                      per_page=query["per_page"], cursor=query.get("cursor"))
+        page = queries.list_incidents(actor=actor, filters=list_filters(query, actor), sort=query["sort"],
+                                      page=query["page"], per_page=query["per_page"], cursor=query.get("cursor"))
         return shared(IncidentPageSchema).dump(page), 200, {"Link": link_header(page)}
 
     @operation("Report an incident", body=IncidentCreateSchema, status=201, returns=IncidentSchema,
