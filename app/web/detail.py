@@ -1,12 +1,22 @@
-"""The incident page: fields, timeline, and one small form per action allowed now."""
-from flask import render_template
+"""The incident page: fields, SLA clocks, timeline, and one small form per action allowed now.
+
+Also how an SLA clock reads to a person ("2h 15m left", "overdue 35m", "paused"): the list's time
+left column and this page's SLA card show the same `sla_reading`, formatted by `duration`."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from app.incidents import queries
+from app.incidents import queries, sla
+from app.incidents.clocks import warn_seconds
+from app.incidents.enums import ClockState, SlaCalendar
 from app.incidents.lifecycle import Action, allowed_actions
 from app.models import Incident
+from app.web import bp
 from app.web.incident_actions import INCIDENT_ACTIONS, IncidentAction
+from app.web.sla_policies import CALENDAR_LABELS
 
 
 def action_form(entry: IncidentAction, incident: Incident, *, submitted: bool = False) -> FlaskForm:
@@ -31,3 +41,99 @@ def render_detail(incident: Incident, submitted: dict[Action, FlaskForm] | None 
                            card=[(entry, form) for entry, form in shown if not entry.heading],
                            sections=[(entry, form) for entry, form in shown if entry.heading],
                            may_edit=Action.EDIT in allowed, events=queries.timeline(incident=incident))
+
+
+# ---- how the SLA clocks read ----------------------------------------------------------------
+
+@bp.app_template_filter("duration")
+def duration(seconds: int) -> str:
+    """A span in the two largest units that matter, rounded down: "2d 3h", "2h 15m", "35m";
+    "under 1m" below a minute (never "0m", which would read as nothing left)."""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else "under 1m"
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """One clock as a person reads it: a few words, and a Bootstrap colour for them."""
+
+    text: str
+    tone: str  # light (running), warning (past 80 %), danger (overdue, breached), secondary (paused), success
+    state: ClockState
+    due_at: datetime | None
+    remaining_seconds: int | None
+    target_minutes: int
+
+    @property
+    def at_risk(self) -> bool:
+        return self.tone == "warning"
+
+
+@dataclass(frozen=True)
+class SlaReading:
+    """Both clocks of an incident, and the calendar they count in."""
+
+    response: ClockReading
+    resolve: ClockReading
+    paused: bool
+    responded_at: datetime | None
+    calendar: str
+
+    @property
+    def awaiting_response(self) -> bool:
+        """The response clock still runs (nobody has answered yet), so it is worth showing beside resolve."""
+        return self.responded_at is None and self.response.remaining_seconds is not None
+
+
+def _reading(clock: dict, target_minutes: int) -> ClockReading:
+    state, left = ClockState(clock["state"]), clock["remaining_seconds"]
+    if state == ClockState.MET:
+        text, tone = "met", "success"
+    elif state == ClockState.PAUSED:
+        text, tone = "paused", "secondary"
+    elif state == ClockState.BREACHED:
+        # Still counting (or paused past its target): by how much; stopped: breached for good.
+        text = "breached" if left is None else f"overdue {duration(left)}"
+        tone = "danger"
+    else:
+        target = target_minutes * 60
+        at_risk = target - left >= warn_seconds(target)
+        text, tone = f"{duration(left)} left", "warning" if at_risk else "light"
+    return ClockReading(text=text, tone=tone, state=state, due_at=clock["due_at"], remaining_seconds=left,
+                        target_minutes=target_minutes)
+
+
+def calendar_label(kind: SlaCalendar) -> str:
+    """The calendar a clock counts in, business hours spelled out from the settings."""
+    label = CALENDAR_LABELS[SlaCalendar(kind)]
+    if kind != SlaCalendar.BUSINESS:
+        return label
+    config = current_app.config
+    holidays = ", holidays excluded" if config["SLA_HOLIDAYS"] else ""
+    return f"{label}: {config['SLA_BUSINESS_HOURS']} ({config['SLA_TIMEZONE']}){holidays}"
+
+
+@bp.app_template_global("sla_reading")
+def sla_reading(incident: Incident, now: datetime | None = None) -> SlaReading:
+    """The incident's clocks now (`app.incidents.sla.view`), as the list and the incident page show them."""
+    view = sla.view(incident, now)
+    return SlaReading(response=_reading(view["response"], incident.response_target_minutes),
+                      resolve=_reading(view["resolve"], incident.resolve_target_minutes),
+                      paused=view["paused"], responded_at=incident.responded_at,
+                      calendar=calendar_label(incident.sla_calendar))
+
+
+@bp.app_template_filter("iso_time")
+def iso_time(text: str | None) -> datetime | None:
+    """A time the timeline stored as ISO 8601 text (an SLA notice's due time), or None if it is not one."""
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None

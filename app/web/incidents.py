@@ -10,7 +10,7 @@ from app.web import bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import EditIncidentForm, IncidentForm
-from app.web.listing import PER_PAGE_CHOICES, SORT_CHOICES, parse_list_query
+from app.web.listing import PER_PAGE_CHOICES, SLA_OPTIONS, SORT_CHOICES, parse_list_query
 
 
 @bp.get("/ui/incidents/")
@@ -22,7 +22,7 @@ def incidents():
                                   page=query.page, per_page=query.per_page)
     return render_template("web/incident_list.html", page=page, query=query, technicians=service.technicians(),
                            statuses=list(Status), severities=list(Severity), categories=list(Category),
-                           priorities=list(Priority), urgencies=list(Urgency),
+                           priorities=list(Priority), urgencies=list(Urgency), standings=SLA_OPTIONS,
                            sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES)
 
 

@@ -1,11 +1,14 @@
 """The incident list's query string: parsed into filters, and kept so every link preserves it.
 
-Unknown or malformed values are dropped rather than refused, so an old bookmark still opens."""
+Unknown or malformed values are dropped rather than refused, so an old bookmark still opens. The
+parameters are named as `GET /incidents/` names them, so the list's CSV export takes the same
+query string."""
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
-from app.incidents.enums import Category, Priority, Severity, Status, Urgency
+from app.incidents.enums import Category, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters
 from app.models import MAX_ID, User
@@ -20,7 +23,24 @@ SORT_CHOICES = [
     ("severity", "Severity, lowest first"),
     ("priority", "Priority, P1 first"),
     ("-priority", "Priority, P4 first"),
+    ("resolve_due_at", "Resolve due, soonest first"),
+    ("-resolve_due_at", "Resolve due, latest first"),
 ]
+# The browser's door to the CSV export (the API's /incidents/export.csv takes no session cookie);
+# both read this query string as GET /incidents/ does.
+EXPORT_PATH = "/ui/incidents/export.csv"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A filter checkbox: the value sent, the words shown."""
+
+    value: str
+    label: str
+
+
+SLA_OPTIONS = [Option(SlaStanding.BREACHED.value, "Breached"), Option(SlaStanding.AT_RISK.value, "At risk (past 80 %)"),
+               Option(SlaStanding.OK.value, "On track")]
 ME, NOBODY = "me", "none"
 MAX_PAGE = 1_000_000
 MAX_ID_DIGITS = 18  # fits a 64-bit database integer
@@ -48,13 +68,27 @@ class ListQuery:
         """True when any filter narrows the list."""
         return bool(self.args)
 
+    def sort_link_args(self, key: str) -> dict:
+        """The arguments of a column heading's link: sort by `key` ascending, or descending when the
+        list is already sorted by it ascending; back to the first page."""
+        return self.url_args(sort=f"-{key}" if self.sort == key else key, page=None)
+
+    @property
+    def export_url(self) -> str:
+        """The CSV export of what the list shows: its filters and sort, no paging (every row)."""
+        args = self.url_args(page=None, per_page=None)
+        query = urlencode([(key, value) for key, values in args.items()
+                           for value in (values if isinstance(values, list) else [values])])
+        return f"{EXPORT_PATH}?{query}" if query else EXPORT_PATH
+
 
 def _enum_values(enum_cls, raw: list[str]) -> list:
     members = []
     for text in raw:
         try:
             parse = getattr(enum_cls, "parse", None)
-            member = parse(text) if parse else enum_cls(text.strip().lower())
+            # As the API reads them: any case, words joined by a space, '_' or '-' ("At risk").
+            member = parse(text) if parse else enum_cls("_".join(text.strip().lower().replace("-", " ").split()))
         except ValueError:
             continue
         if member not in members:
@@ -79,13 +113,14 @@ def _int(raw: str | None, default: int, maximum: int) -> int:
 
 
 def parse_list_query(args: MultiDict, user: User) -> ListQuery:
-    """Read status/severity/category/priority/urgency (repeatable), technician, reporter (`me`), q, sort,
-    page, per_page."""
+    """Read status/severity/category/priority/urgency/sla (repeatable), technician, reporter (`me`), q,
+    sort, page, per_page."""
     statuses = _enum_values(Status, args.getlist("status"))
     severities = _enum_values(Severity, args.getlist("severity"))
     categories = _enum_values(Category, args.getlist("category"))
     priorities = _enum_values(Priority, args.getlist("priority"))
     urgencies = _enum_values(Urgency, args.getlist("urgency"))
+    standings = _enum_values(SlaStanding, args.getlist("sla"))
     technician, technician_id, unassigned = _technician(args.get("technician"), user)
     # The page offers "reported by me" only; other reporters are found with the text search.
     reporter = ME if (args.get("reporter") or "").strip().lower() == ME else None
@@ -102,13 +137,14 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
         "category": [c.value for c in categories],
         "priority": [p.value for p in priorities],
         "urgency": [u.value for u in urgencies],
+        "sla": [s.value for s in standings],
         "technician": technician,
         "reporter": reporter,
         "q": q,
     }
     return ListQuery(
         filters=IncidentFilters(status=statuses, severity=severities, category=categories, priority=priorities,
-                                urgency=urgencies,
+                                urgency=urgencies, sla=standings,
                                 technician_id=technician_id, unassigned=unassigned,
                                 reporter_id=user.id if reporter else None, q=q or None),
         sort=sort,
