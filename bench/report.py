@@ -1,5 +1,6 @@
-"""bench/results/: results.json (everything measured), results.md (the table the README shows)
-and chart.png (throughput and p99 by endpoint and dataset size)."""
+"""bench/results/: results.json (everything measured), results.md (the tables the README shows:
+wrk's endpoints, then the whole downloads) and chart.png (throughput and p99 by endpoint and
+dataset size; the downloads are one request each, so they are in the table, not the chart)."""
 import json
 from pathlib import Path
 
@@ -12,6 +13,9 @@ MIN_BASELINE_SHARE = 0.5
 MAX_DRIFT = 0.2
 P99_BUDGET_MS = {"search": 100, "dashboard": 100}
 WRITES = ("create", "transition")
+# Issue 15: the export streams in constant memory. A million rows of CSV are ~250 MB, so a worker
+# holding them (or the ORM objects behind them) would grow by far more than this during the request.
+EXPORT_MAX_GROWTH_MB = 64
 
 
 def _rows(results: dict) -> tuple[list[str], dict[str, str], list[dict]]:
@@ -48,6 +52,16 @@ def targets(results: dict) -> list[tuple[str, bool, str]]:
         if key in large:
             p99 = large[key]["p99_ms"]
             checks.append((f"{key} at {size}: p99 < {budget} ms", p99 < budget, f"{p99:.1f} ms"))
+    for run in runs:
+        for download in run.get("streams", []):
+            checks.append((f"{download['key']} at {run['label']}: HTTP 200 and every row", download["complete"],
+                           f"{download['rows']:,} of {download['expected_rows']:,} rows"))
+    for download in runs[-1].get("streams", []):
+        growth = download["growth_mb"]
+        if growth is not None:
+            checks.append((f"{download['key']} at {size}: the serving worker grows ≤ {EXPORT_MAX_GROWTH_MB} MB",
+                           growth <= EXPORT_MAX_GROWTH_MB,
+                           f"{download['rss_before_mb']:.0f} → {download['peak_rss_mb']:.0f} MB ({growth:+.0f} MB)"))
     for run in runs:
         for key in WRITES:
             endpoint = _by_key(run).get(key)
@@ -86,6 +100,7 @@ def markdown(results: dict) -> str:
             cells.append(f"{found[-1]['rps'] / found[0]['rps'] - 1:+.0%}" if found[0] and found[-1] else "–")
         cells.append(str(sum(e["non_2xx"] + e["socket_errors"] for e in found if e)))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += downloads_table(runs)
     machine = results["machine"]
     settings = results["settings"]
     lines += [
@@ -95,13 +110,33 @@ def markdown(results: dict) -> str:
         f"SQLite {machine['sqlite']}, Python {machine['python']}. gunicorn {settings['gunicorn']}; "
         f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s --latency, "
         f"{settings.get('rounds', 1)} round(s) per endpoint and size, sizes in turn, medians shown; "
-        f"{settings['warmup_s']:.1f}s of warm-up before the first round of each read.",
+        f"{settings['warmup_s']:.1f}s of warm-up before the first round of each read"
+        + (" (rows that name fewer clients ran wrk with that many connections, for at least 10 s)"
+           if any(e.get("connections", settings["wrk_connections"]) != settings["wrk_connections"]
+                  for run in runs for e in run["endpoints"]) else "")
+        + (f"; {settings.get('download_rounds', 1)} whole download(s) of each export per size, before any write."
+           if any(run.get("streams") for run in runs) else "."),
         "",
         "| Target | Met | Figure |",
         "|---|---|---|",
     ]
     lines += [f"| {name} | {'yes' if met else '**no**'} | {figure} |" for name, met, figure in targets(results)]
     return "\n".join(lines) + "\n"
+
+
+def downloads_table(runs: list[dict]) -> list[str]:
+    """The whole downloads (the export of every incident): one row per endpoint and size."""
+    found = [(run["label"], download) for run in runs for download in run.get("streams", [])]
+    if not found:
+        return []
+    lines = ["", "| Download (one request, medians) | Size | Rows | Seconds | First byte s | Rows/s | MB/s | MB "
+                 "| Worker RSS before → peak (MB) |", "|" + "---|" * 9]
+    for label, d in found:
+        memory = (f"{d['rss_before_mb']:.0f} → {d['peak_rss_mb']:.0f} ({d['growth_mb']:+.0f})"
+                  if d["growth_mb"] is not None else "–")
+        lines.append(f"| {d['title']} | {label} | {d['rows']:,} | {d['seconds']:.1f} | {d['first_byte_s']:.2f} | "
+                     f"{d['rows_per_s']:,.0f} | {d['mb_per_s']:.1f} | {d['bytes'] / 1024 / 1024:,.1f} | {memory} |")
+    return lines
 
 
 def chart(results: dict, path: Path) -> None:

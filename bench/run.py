@@ -4,8 +4,11 @@
     BENCH_DURATION=5        seconds per wrk run (the first run of an endpoint warms up for a third of it)
     BENCH_ROUNDS=3          runs per endpoint and size, interleaved; the table shows their medians
     BENCH_ENDPOINTS=        only these endpoint keys, comma-separated (all when empty)
+    BENCH_DOWNLOAD_ROUNDS=1 whole downloads of the export per size (a million rows take minutes)
 
-Writes bench/results/results.json, results.md and chart.png; server logs go to bench/results/raw/."""
+Every endpoint is driven by wrk, except the export of every incident: one whole download per
+round (bench/stream.py), with the serving worker's memory. Writes bench/results/results.json,
+results.md and chart.png; server logs go to bench/results/raw/."""
 import os
 import platform
 import runpy
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import datasets, report, scenarios, server, wrk
+from bench import datasets, report, scenarios, server, stream, wrk
 
 RAW = report.RESULTS / "raw"
 LOCKED = "database is locked"
@@ -53,10 +56,10 @@ def _gunicorn_settings() -> str:
             f"max_requests {conf['max_requests']}")
 
 
-def _measure(base: str, load: wrk.Load, *, seconds: float, warmup: float) -> wrk.Measure:
+def _measure(base: str, load: wrk.Load, *, seconds: float, warmup: float, connections: int) -> wrk.Measure:
     if warmup:
-        wrk.run(base, load, seconds=warmup)
-    return wrk.run(base, load, seconds=seconds)
+        wrk.run(base, load, seconds=warmup, connections=connections)
+    return wrk.run(base, load, seconds=seconds, connections=connections)
 
 
 @dataclass
@@ -65,18 +68,32 @@ class Site:
 
     size: int
     label: str
-    base: str
+    served: server.Served
+    database: Path
     log: Path
     endpoints: dict[str, scenarios.Endpoint]
     rounds: dict[str, list[dict]] = field(default_factory=dict)
+    streams: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.served.base
 
 
-def _round(base: str, load: wrk.Load, *, seconds: float, warmup: float, log: Path | None = None) -> dict:
+def _round(base: str, load: wrk.Load, *, seconds: float, warmup: float, log: Path | None = None,
+           connections: int = wrk.CONNECTIONS) -> dict:
     """One wrk run (after a warm-up, if any) as a dict, with the server log's new "locked" lines."""
     locked_before = server.count_in_log(log, LOCKED) if log else 0
-    result = _measure(base, load, seconds=seconds, warmup=warmup)
+    result = _measure(base, load, seconds=seconds, warmup=warmup, connections=connections)
     locked = server.count_in_log(log, LOCKED) - locked_before if log else 0
     return {**asdict(result), "non_2xx": result.non_2xx, "database_locked": locked}
+
+
+def _stream_round(site: Site, endpoint: scenarios.Endpoint) -> dict:
+    """One whole download of `endpoint` from `site`, its gunicorn workers watched meanwhile; every
+    row the database holds is expected (the admin sees them all, and no write has run yet)."""
+    expected = datasets.count_incidents(site.database)
+    return stream.as_dict(stream.measure(site.base, endpoint.load, pids=site.served.workers, expected_rows=expected))
 
 
 def combine(rounds: list[dict]) -> dict:
@@ -95,7 +112,8 @@ def combine(rounds: list[dict]) -> dict:
             "rounds": [{"rps": one["rps"], "p99_ms": one["p99_ms"]} for one in rounds]}
 
 
-def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only: set[str]) -> list[dict]:
+def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only: set[str],
+          download_rounds: int = 1) -> list[dict]:
     """Every size served at once, each endpoint measured on every size in turn, `rounds` times:
     a busy neighbour on a shared machine weighs on all sizes alike, and medians drop its spikes.
     The baseline runs at the start of every round and once more at the end."""
@@ -106,25 +124,37 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
             work = datasets.working_copy(datasets.ensure(size, log=_log))
             stack.callback(datasets.discard, work)
             log = RAW / f"portal-{label}.log"
-            base = stack.enter_context(server.serving("run:app", log=log, database=work))
-            endpoints = {e.key: e for e in scenarios.endpoints(base, work) if not only or e.key in only}
-            sites.append(Site(size, label, base, log, endpoints))
+            served = stack.enter_context(server.serving("run:app", log=log, database=work))
+            endpoints = {e.key: e for e in scenarios.endpoints(served.base, work) if not only or e.key in only}
+            sites.append(Site(size, label, served, work, log, endpoints))
         baseline_url = stack.enter_context(server.serving("bench.baseline_app:app", log=RAW / "baseline.log",
-                                                          ready_path="/"))
+                                                          ready_path="/")).base
         baseline_rounds = []
         endpoints = sites[0].endpoints
+        reads = [k for k in endpoints if not endpoints[k].write and not endpoints[k].stream]
+        downloads = [k for k in endpoints if endpoints[k].stream]
+        writes = [k for k in endpoints if endpoints[k].write]
         # Every read round before any write: the writes add rows the reads would then see.
-        for group in ([k for k in endpoints if not endpoints[k].write], [k for k in endpoints if endpoints[k].write]):
-            for number in range(rounds):
-                if group and not endpoints[group[0]].write:
+        for group in (reads, downloads, writes):
+            for number in range(download_rounds if group is downloads else rounds):
+                if group is reads and reads:
                     _log(f"baseline, round {number + 1}")
                     baseline_rounds.append(_round(baseline_url, wrk.Load(["/"]), seconds=seconds,
                                                   warmup=warmup if number == 0 else 0))
                 for key in group:
                     for site in sites:
+                        if group is downloads:
+                            one = _stream_round(site, site.endpoints[key])
+                            site.streams.setdefault(key, []).append(one)
+                            _log(f"{site.label}: {endpoints[key].title} (round {number + 1}): {one['rows']:,} rows "
+                                 f"in {one['seconds']:.1f} s ({one['rows_per_s']:,.0f} rows/s), worker RSS "
+                                 f"{one['rss_before_mb']} -> {one['peak_rss_mb']} MB")
+                            continue
                         # Warm up once; a write's warm-up would only add rows, so writes start cold.
                         warm = warmup if number == 0 and not endpoints[key].write else 0
-                        one = _round(site.base, site.endpoints[key].load, seconds=seconds, warmup=warm, log=site.log)
+                        endpoint = site.endpoints[key]
+                        one = _round(site.base, endpoint.load, seconds=max(seconds, endpoint.min_seconds), warmup=warm,
+                                     log=site.log, connections=endpoint.connections or wrk.CONNECTIONS)
                         site.rounds.setdefault(key, []).append(one)
                         _log(f"{site.label}: {endpoints[key].title} (round {number + 1}): {one['rps']:,.0f} req/s, "
                              f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, non-2xx {one['non_2xx']}")
@@ -137,11 +167,14 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
         for key, measured in site.rounds.items():
             endpoint = site.endpoints[key]
             row = {"key": key, "title": endpoint.title, "method": endpoint.load.method,
-                   "path": endpoint.load.paths[0], **combine(measured)}
+                   "path": endpoint.load.paths[0], "connections": endpoint.connections or wrk.CONNECTIONS,
+                   **combine(measured)}
             row["baseline_ratio"] = round(row["rps"] / baseline["rps"], 3)
             rows.append(row)
+        downloads = [{"key": key, "title": site.endpoints[key].title, "path": site.endpoints[key].load.paths[0],
+                      **stream.combine(measured)} for key, measured in site.streams.items()]
         runs.append({"size": site.size, "label": site.label, "baseline": baseline, "endpoints": rows,
-                     "tracebacks": server.count_in_log(site.log, "Traceback")})
+                     "streams": downloads, "tracebacks": server.count_in_log(site.log, "Traceback")})
     return runs
 
 
@@ -152,14 +185,16 @@ def main() -> int:
     sizes = [datasets.parse_size(text) for text in os.environ.get("BENCH_SIZES", "1k,100k,1M").split(",")]
     seconds = float(os.environ.get("BENCH_DURATION", "5"))
     rounds = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
+    download_rounds = max(1, int(os.environ.get("BENCH_DOWNLOAD_ROUNDS", "1")))
     warmup = float(os.environ.get("BENCH_WARMUP", min(3.0, seconds / 3)))
     only = {key.strip() for key in os.environ.get("BENCH_ENDPOINTS", "").split(",") if key.strip()}
     results = {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "settings": {"duration_s": seconds, "warmup_s": warmup, "rounds": rounds, "wrk_threads": wrk.THREADS,
-                     "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
-        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, rounds=rounds, only=only),
+        "settings": {"duration_s": seconds, "warmup_s": warmup, "rounds": rounds, "download_rounds": download_rounds,
+                     "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
+        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, rounds=rounds, only=only,
+                      download_rounds=download_rounds),
     }
     results["machine"]["load_after"] = _load()
     paths = report.write(results)

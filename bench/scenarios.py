@@ -1,5 +1,7 @@
 """What `make bench` asks of the portal at one dataset size: the endpoints, who asks, and the
-state each needs (tokens, a logged-in session, a deep page and its cursor, incidents to move)."""
+state each needs (tokens, a logged-in session, a deep page and its cursor, incidents to move).
+Every endpoint is a wrk load, except the export of every incident, which is one long download
+measured whole (`stream`: bench/stream.py), though its wrk load still exists for the harness tests."""
 import json
 import re
 import sqlite3
@@ -19,10 +21,15 @@ MOVERS = ("bulk-tech-002", "bulk-tech-003")
 SEARCH_TERMS = ("db-123", "web-245", "cache-310", "mq-177")
 DETAIL_IDS = 500
 TRANSITION_IDS = 2_000
+# The summary aggregates the whole range (and the backlog the whole table): seconds at 1M, so it is
+# asked by two clients at a time (a few people opening the reports page), for at least 10 s a run.
+REPORT_CLIENTS = 2
+REPORT_SECONDS = 10.0
 USER_AGENT = "portal-bench"  # the same as portal.lua's, so the session is never marked non-fresh
 # Measured twice: as a client polling it gets it (from the cache while nothing is committed) and
 # computed for every request; the rest are either cached rarely (detail: 500 ids) or never (HTML list).
-COMPUTED_TOO = ("list", "filter_status_severity", "filter_technician_me", "search", "detail", "dashboard")
+COMPUTED_TOO = ("list", "filter_status_severity", "filter_technician_me", "search", "detail", "dashboard",
+               "summary", "summary_by_priority")
 COMPUTED = "_computed"
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*name="csrf_token"')
 
@@ -35,6 +42,12 @@ class Endpoint:
     title: str
     load: Load
     write: bool = False
+    # One whole download per round (bench/stream.py) instead of wrk: the export of every incident.
+    stream: bool = False
+    # For a request that takes seconds at 1M (the reports): fewer clients than wrk.CONNECTIONS, which
+    # would only queue behind each other past the run's end, and runs long enough to finish several.
+    connections: int | None = None
+    min_seconds: float = 0
 
 
 def token(base: str, username: str) -> str:
@@ -94,7 +107,8 @@ def computed(endpoint: Endpoint) -> Endpoint:
     portal's caches honour (app/caching.py): the cost of the work itself, beside the cached figure."""
     load = endpoint.load
     return Endpoint(endpoint.key + COMPUTED, endpoint.title + " — computed (no-cache)",
-                    Load(load.paths, method=load.method, headers=load.headers | {"Cache-Control": "no-cache"}))
+                    Load(load.paths, method=load.method, headers=load.headers | {"Cache-Control": "no-cache"}),
+                    connections=endpoint.connections, min_seconds=endpoint.min_seconds)
 
 
 def endpoints(base: str, database: Path) -> list[Endpoint]:
@@ -120,8 +134,19 @@ def endpoints(base: str, database: Path) -> list[Endpoint]:
         Endpoint("detail", "API detail", Load([f"/incidents/{i}" for i in facts["detail_ids"]], headers=admin)),
         Endpoint("html_list", "HTML list /ui/incidents/", Load(["/ui/incidents/"], headers=browser)),
         Endpoint("dashboard", "HTML dashboard / (admin)", Load(["/"], headers=browser)),
+        Endpoint("summary", f"API reports/summary (last 30 days), {REPORT_CLIENTS} clients",
+                 Load(["/reports/summary"], headers=admin), connections=REPORT_CLIENTS, min_seconds=REPORT_SECONDS),
+        Endpoint("summary_by_priority", f"API reports/summary?group_by=priority, {REPORT_CLIENTS} clients",
+                 Load(["/reports/summary?group_by=priority"], headers=admin), connections=REPORT_CLIENTS,
+                 min_seconds=REPORT_SECONDS),
     ]
-    return reads + [computed(endpoint) for endpoint in reads if endpoint.key in COMPUTED_TOO] + [
+    # The same rows twice: as an API client (bearer token) and as the list's "Export CSV" link (the
+    # session cookie; the API's answer cache never sees a cookie request).
+    exports = [Endpoint("export_csv", "API incidents/export.csv, every incident (bearer token)",
+                        Load(["/incidents/export.csv"], headers=admin), stream=True),
+               Endpoint("export_csv_ui", "UI ui/incidents/export.csv, every incident (session cookie)",
+                        Load(["/ui/incidents/export.csv"], headers=browser), stream=True)]
+    return reads + [computed(endpoint) for endpoint in reads if endpoint.key in COMPUTED_TOO] + exports + [
         Endpoint("create", "API create (POST)", Load(["/incidents/"], method="POST", headers=reporter, body="create"),
                  write=True),
         Endpoint("transition", "API transition (PUT reassign)",

@@ -1,5 +1,6 @@
 """gunicorn as the Docker image runs it (gunicorn.conf.py, knobs from the environment), bound to
-a free port on 127.0.0.1, with its log kept for the "database is locked" count."""
+a free port on 127.0.0.1, with its log kept for the "database is locked" count and its processes
+named for the memory measure of the export."""
 import os
 import secrets
 import signal
@@ -8,9 +9,12 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from bench import memory
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
@@ -25,18 +29,31 @@ def free_port() -> int:
 
 def environment(database: Path | None) -> dict[str, str]:
     """The image's environment (APP_ENV=production, a real SECRET_KEY), minus mail: no MAIL_SERVER,
-    no in-process sender, so a benchmark never waits on or sends email."""
+    no in-process sender and no SLA checks (the generated incidents' pending warnings would be
+    written during the runs), so a benchmark never waits on or sends email."""
     env = {key: value for key, value in os.environ.items() if key != "MAIL_SERVER"}
     env.update(APP_ENV="production", SECRET_KEY=secrets.token_hex(32), OUTBOX_BACKGROUND_SENDER="0",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+               SLA_CHECK_SECONDS="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     if database is not None:
         env["DATABASE_URL"] = f"sqlite:///{database}"
     return env
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running gunicorn: where it answers, and its master process."""
+
+    base: str
+    pid: int
+
+    def workers(self) -> list[int]:
+        """The worker processes now (one may have been recycled since the last call)."""
+        return memory.children(self.pid)
+
+
 @contextmanager
 def serving(app: str, *, log: Path, database: Path | None = None, ready_path: str = "/health"):
-    """Run `gunicorn run:app` (or another app) until the block ends; yields the base URL."""
+    """Run `gunicorn run:app` (or another app) until the block ends; yields a `Served`."""
     port = free_port()
     env = environment(database) | {"GUNICORN_BIND": f"127.0.0.1:{port}"}
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +62,7 @@ def serving(app: str, *, log: Path, database: Path | None = None, ready_path: st
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_ready(base + ready_path, process, log)
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,18 +1,25 @@
 """`make bench`'s own moving parts, in seconds rather than minutes: every endpoint load the harness
 builds (tokens from POST /auth/tokens, a session from the CSRF-protected login form, the deep page's
 cursor, the Lua write loads) is driven by the real wrk against a live server and answers only 2xx;
-and the report turns results into the table, the verdict on each target and the chart.
+the export of every incident is measured as one whole download, rows counted and the server's
+memory watched; and the report turns results into the tables, the verdict on each target and the chart.
 
 The benchmark runs on SQLite files (bench/data/), so the tests that serve it do too."""
+import csv
+import io
 import json
+import os
 import shutil
+import statistics
+import subprocess
+import sys
 
 import pytest
 import requests
 
 from app import create_app
 from app.extensions import db
-from bench import report, scenarios, wrk
+from bench import datasets, memory, report, scenarios, stream, wrk
 from bench.run import combine
 from seed.loader import seed_incidents, seed_users
 from tests.api_helpers import live_server
@@ -51,7 +58,9 @@ def test_the_cursor_reaches_the_deep_page_rows(bench_server):
 
 
 KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search", "detail",
-        "html_list", "dashboard", *(key + scenarios.COMPUTED for key in scenarios.COMPUTED_TOO), "create", "transition"]
+        "html_list", "dashboard", "summary", "summary_by_priority",
+        *(key + scenarios.COMPUTED for key in scenarios.COMPUTED_TOO), "export_csv", "export_csv_ui", "create",
+        "transition"]
 
 
 @pytest.mark.sqlite_only
@@ -69,10 +78,60 @@ def test_every_endpoint_load_gets_only_2xx(bench_server, key):
 
 @pytest.mark.sqlite_only
 def test_the_harness_measures_every_endpoint_listed(bench_server):
-    """The table's rows are exactly these, reads before writes (writes change what reads see)."""
+    """The table's rows are exactly these, reads before writes (writes change what reads see); the
+    export alone is measured as one whole download."""
     _, _, endpoints = bench_server
     assert list(endpoints) == KEYS
     assert [e.write for e in endpoints.values()] == [False] * (len(KEYS) - 2) + [True] * 2
+    assert [key for key, e in endpoints.items() if e.stream] == ["export_csv", "export_csv_ui"]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("key", ["export_csv", "export_csv_ui"])
+def test_the_export_is_measured_whole_with_the_server_memory(bench_server, key):
+    """One download of every incident (by token, and by the browser's session): the rows counted are
+    the rows the csv module reads back and the rows the database holds; times, rates and the serving
+    process's memory are filled in; a count short of the database's is not complete."""
+    base, path, endpoints = bench_server
+    load = endpoints[key].load
+    expected = datasets.count_incidents(path)
+    result = stream.measure(base, load, pids=lambda: [os.getpid()], expected_rows=expected)
+    body = requests.get(base + load.paths[0], headers=load.headers | {"User-Agent": scenarios.USER_AGENT},
+                        timeout=60)
+    parsed = list(csv.reader(io.StringIO(body.content.decode("utf-8"), newline="")))
+    assert parsed[0][:2] == ["id", "reference"]
+    assert result.complete and result.status == 200 and result.rows == len(parsed) - 1 == expected >= 606
+    assert abs(result.bytes - len(body.content)) < len(body.content) // 100  # clock states may move meanwhile
+    assert 0 < result.first_byte_s <= result.seconds
+    assert result.rows_per_s == pytest.approx(result.rows / result.seconds, rel=0.05)  # seconds: to the ms
+    assert result.processes == 1 and result.rss_exact and 0 < result.rss_before_mb <= result.peak_rss_mb
+    short = stream.measure(base, load, pids=lambda: [os.getpid()], expected_rows=expected + 1)
+    assert not short.complete
+
+
+def test_the_memory_watch_sees_a_peak_between_samples():
+    """A process that grows by 200 MB for an instant and shrinks again, never sampled (VmRSS every
+    10 s): its peak after the reset still shows it, and it is the busiest of the processes watched."""
+    grow = "import sys; sys.stdin.readline(); block = b'x' * (200 << 20); del block; print('done', flush=True); " \
+           "sys.stdin.readline()"
+    grower = subprocess.Popen([sys.executable, "-c", grow], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE,
+                            text=True)
+    try:
+        assert {grower.pid, idle.pid} <= set(memory.children(os.getpid()))
+        before = memory.status_kb(grower.pid, "VmRSS")
+        with memory.Watch([grower.pid, idle.pid], every=10.0) as watch:
+            grower.stdin.write("go\n")
+            grower.stdin.flush()
+            assert grower.stdout.readline() == "done\n"
+            assert memory.status_kb(grower.pid, "VmRSS") < before + 100 * 1024  # gone again by the end
+        busiest = watch.busiest()
+        assert busiest.pid == grower.pid and busiest.exact and busiest.growth_kb >= 190 * 1024
+        assert watch.usage[idle.pid].growth_kb < 10 * 1024
+    finally:
+        for process in (grower, idle):
+            process.kill()
+            process.wait()
 
 
 def test_each_computed_twin_asks_the_same_requests_for_a_fresh_answer(bench_server):
@@ -90,10 +149,20 @@ def _result(rps: float, p99: float, **extra) -> dict:
             "non_2xx": 0, **extra}
 
 
-def _run(label: str, size: int, baseline: float, endpoints: dict) -> dict:
+def _run(label: str, size: int, baseline: float, endpoints: dict, downloads: list | None = None) -> dict:
     rows = [{"key": key, "title": key.title(), "method": "GET", "path": "/", "baseline_ratio": rps / baseline,
              "database_locked": locked, **_result(rps, p99)} for key, (rps, p99, locked) in endpoints.items()]
-    return {"size": size, "label": label, "baseline": _result(baseline, 20), "endpoints": rows, "tracebacks": 0}
+    return {"size": size, "label": label, "baseline": _result(baseline, 20), "endpoints": rows,
+            "streams": downloads or [], "tracebacks": 0}
+
+
+def _download(rows: int, expected: int, seconds: float, before: float, peak: float) -> dict:
+    size = rows * 200
+    return {"key": "export_csv", "title": "Export", "path": "/incidents/export.csv", "rows": rows,
+            "expected_rows": expected, "bytes": size, "seconds": seconds, "first_byte_s": 0.05,
+            "rows_per_s": rows / seconds, "mb_per_s": size / 2**20 / seconds, "complete": rows == expected,
+            "rss_before_mb": before, "peak_rss_mb": peak, "growth_mb": peak - before, "rss_exact": True,
+            "rounds": []}
 
 
 def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
@@ -106,8 +175,10 @@ def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
         "settings": {"duration_s": 10.0, "warmup_s": 3.0, "wrk_threads": 2, "wrk_connections": 16,
                      "gunicorn": "2 workers x 4 threads"},
         "runs": [
-            _run("1k", 1_000, 1_000, {"list": (600, 30, 0), "search": (500, 40, 0), "create": (100, 200, 0)}),
-            _run("1M", 1_000_000, 1_000, {"list": (400, 50, 0), "search": (300, 150, 0), "create": (90, 250, 2)}),
+            _run("1k", 1_000, 1_000, {"list": (600, 30, 0), "search": (500, 40, 0), "create": (100, 200, 0)},
+                 [_download(1_000, 1_000, 0.1, 90, 95)]),
+            _run("1M", 1_000_000, 1_000, {"list": (400, 50, 0), "search": (300, 150, 0), "create": (90, 250, 2)},
+                 [_download(999_990, 1_000_000, 40, 100, 400)]),
         ],
     }
     paths = report.write(results, tmp_path)
@@ -121,6 +192,11 @@ def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
     assert verdicts["search at 1M: p99 < 100 ms"] == "**no**"
     assert verdicts["create at 1k: zero errors, zero 'database is locked'"] == "yes"
     assert verdicts["create at 1M: zero errors, zero 'database is locked'"] == "**no**"
+    assert verdicts["export_csv at 1k: HTTP 200 and every row"] == "yes"
+    assert verdicts["export_csv at 1M: HTTP 200 and every row"] == "**no**"
+    assert verdicts["export_csv at 1M: the serving worker grows ≤ 64 MB"] == "**no**"
+    assert "| Export | 1M | 999,990 | 40.0 | 0.05 | 25,000 | 4.8 | 190.7 | 100 → 400 (+300) |" in table
+    assert "| Export | 1k | 1,000 | 0.1 |" in table
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -135,3 +211,19 @@ def test_rounds_combine_into_medians_and_totals():
     assert merged["requests"] == 6500 and merged["non_2xx"] == 3 and merged["database_locked"] == 1
     assert merged["statuses"] == {"200": 6497, "409": 3} and merged["max_ms"] == 1800
     assert [r["rps"] for r in merged["rounds"]] == [300, 40, 310]
+
+
+def test_downloads_combine_into_medians_and_the_worst_memory():
+    """Median times and rates; the memory of the round that grew most; complete only if every round was."""
+    def one(seconds, growth, rows=1000):
+        return stream.as_dict(stream.StreamMeasure(
+            status=200, rows=rows, bytes=rows * 100, seconds=seconds, first_byte_s=seconds / 10,
+            rows_per_s=rows / seconds, mb_per_s=rows * 100 / 2**20 / seconds, expected_rows=1000,
+            rss_before_mb=80.0, peak_rss_mb=80.0 + growth, rss_exact=True, processes=2))
+
+    merged = stream.combine([one(2.0, 5), one(9.0, 40), one(2.2, 3, rows=999)])
+    assert (merged["seconds"], merged["first_byte_s"]) == (2.2, 0.22)
+    assert merged["rows_per_s"] == round(statistics.median([500, 1000 / 9, 999 / 2.2]), 3)
+    assert (merged["growth_mb"], merged["peak_rss_mb"], merged["rss_before_mb"]) == (40, 120, 80)
+    assert merged["rows"] == 999 and merged["complete"] is False
+    assert [r["seconds"] for r in merged["rounds"]] == [2.0, 9.0, 2.2]
