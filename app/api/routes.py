@@ -5,6 +5,13 @@ from flask_restful import Api
 from app.api import bp
 from app.api.resources.incidents import Incident, IncidentList
 from app.api.resources.meta import Health, OpenApiDocument, Ready
+from app.api.resources.reports import (
+    IncidentExport,
+    ReportDaily,
+    ReportDailyCsv,
+    ReportSummary,
+    ReportSummaryCsv,
+)
 from app.api.resources.session import CurrentToken, Me, Token, Tokens
 from app.api.resources.sla_policies import SlaPolicy, SlaPolicyList
 from app.api.resources.timeline import IncidentComments, IncidentEvents
@@ -32,6 +39,7 @@ api.add_resource(CurrentToken, "/auth/tokens/current", endpoint="current_token")
 api.add_resource(Token, "/auth/tokens/<id:token_id>", endpoint="token")
 api.add_resource(Me, "/me", endpoint="me")
 api.add_resource(IncidentList, "/incidents/", endpoint="incidents")
+api.add_resource(IncidentExport, "/incidents/export.csv", endpoint="incidents_export")
 api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")
 api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint="incident_events")
 api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
@@ -39,6 +47,10 @@ api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
 api.add_resource(SlaPolicyList, "/sla-policies/", endpoint="sla_policies")
 api.add_resource(SlaPolicy, "/sla-policies/<priority>", endpoint="sla_policy")
+api.add_resource(ReportSummary, "/reports/summary", endpoint="report_summary")
+api.add_resource(ReportSummaryCsv, "/reports/summary.csv", endpoint="report_summary_csv")
+api.add_resource(ReportDaily, "/reports/daily", endpoint="report_daily")
+api.add_resource(ReportDailyCsv, "/reports/daily.csv", endpoint="report_daily_csv")
 api.add_resource(Health, "/health", endpoint="health")
 api.add_resource(Ready, "/health/ready", endpoint="health_ready")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")
