@@ -7,14 +7,16 @@ from werkzeug.datastructures import MultiDict
 
 from app.auth.roles import Role
 from app.caching import response_cache
+from app.incidents import reports
 from app.incidents.enums import Severity, Status
 from app.incidents.lifecycle import ACTIVE_STATUSES
 from app.incidents.queries import count_by, list_incidents
-from app.models import Incident, User
+from app.models import Incident, User, utcnow
 from app.web import bp
 from app.web.listing import ME, NOBODY, ListQuery, parse_list_query
 
 PANEL_SIZE = 10
+SERVICE_DAYS = 30
 
 
 @dataclass
@@ -32,12 +34,15 @@ class Panel:
 
 @dataclass
 class Dashboard:
-    """The panels, and the counts by status (all visible) and by severity (`active` only)."""
+    """The panels, the counts by status (all visible) and by severity (`active` only), and for
+    staff the service levels of the last SERVICE_DAYS days (MTTA, MTTR, SLA met)."""
 
     panels: list[Panel]
     by_status: dict[Status, int]
     by_severity: dict[Severity, int]
     active: ListQuery
+    service: reports.ServiceLevel | None = None
+    service_period: reports.Period | None = None
 
 
 def _list_query(user: User, **args) -> ListQuery:
@@ -71,12 +76,16 @@ def dashboard_for(user: User) -> Dashboard:
     if user.role != Role.REPORTER:
         panels.append(_panel(user, "Recently updated", sort="-updated_at"))
     active_only = _list_query(user, status=active)
-    return Dashboard(
+    board = Dashboard(
         panels=panels,
         by_status=count_by(Incident.status, actor=user),
         by_severity=count_by(Incident.severity, actor=user, filters=active_only.filters),
         active=active_only,
     )
+    if reports.may_read_reports(user):
+        board.service_period = reports.last_days(SERVICE_DAYS, utcnow().date())
+        board.service = reports.service_levels(actor=user, period=board.service_period)[0]
+    return board
 
 
 @bp.route("/")
