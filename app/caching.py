@@ -156,6 +156,13 @@ def _storable(status: str, headers: list[tuple[str, str]], body: bytes) -> bool:
     return all(name.lower() != "set-cookie" for name, _ in headers)
 
 
+def _small(headers: list[tuple[str, str]]) -> bool:
+    """The answer says its length, and it is one the cache may keep. A streamed answer (a CSV
+    export of a million rows) has no Content-Length: reading it whole here would hold it in memory."""
+    length = next((value for name, value in headers if name.lower() == "content-length"), None)
+    return length is not None and length.isdigit() and int(length) <= MAX_BODY_BYTES
+
+
 class ReplayLayer:
     """WSGI layer: replays the app's answer to a GET repeated with the same token and headers, until
     anything is committed (or RESPONSE_CACHE_SECONDS pass). Revoking a token, deactivating a user or
@@ -186,6 +193,8 @@ class ReplayLayer:
             return start_response(status, headers, exc_info)
 
         chunks = self.wsgi_app(environ, capture)
+        if not _small(answer.get("headers", [])):
+            return chunks  # streamed (no Content-Length) or too big to keep: passed through, never buffered
         try:
             body = b"".join(chunks)
         finally:

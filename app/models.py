@@ -166,6 +166,7 @@ class Incident(db.Model):
         Index("ix_incidents_priority_created", "priority", "created_at", "id"),
         Index("ix_incidents_urgency_created", "urgency", "created_at", "id"),
         Index("ix_incidents_resolve_due", "resolve_due_at", "id"),
+        Index("ix_incidents_resolved_at", "resolved_at"),
         Index("ix_incidents_sla_next_check", "sla_next_check_at"),
     )
 

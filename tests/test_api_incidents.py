@@ -326,6 +326,12 @@ class TestBrowsers:
         response = client.get("/incidents/7", headers={"Accept": "text/html"})
         assert (response.status_code, response.headers["Location"]) == (302, "/ui/incidents/7")
 
+    def test_the_export_redirects_to_the_session_download_keeping_the_filters(self, client):
+        """The API never takes the cookie: a browser opening /incidents/export.csv gets the UI's copy."""
+        response = client.get("/incidents/export.csv?status=open&sla=breached", headers={"Accept": "text/html"})
+        assert (response.status_code, response.headers["Location"]) == (
+            302, "/ui/incidents/export.csv?status=open&sla=breached")
+
     @pytest.mark.parametrize("accept", ["*/*", "application/json", "application/json, text/html"])
     def test_api_clients_are_not_redirected(self, client, accept):
         """curl (*/*) and JSON clients get the API's answer (here: 401)."""

@@ -10,7 +10,7 @@ from app.auth.roles import Role
 from app.incidents import export, reports
 from app.incidents.queries import IncidentFilters
 from tests import factories
-from tests.api_helpers import assert_problem, basic, bearer
+from tests.api_helpers import assert_problem, basic, bearer, held_context
 from tests.perf_helpers import recording
 from tests.test_reports import ALL, BY_PRIORITY, DAYS, RANGE_QUERY, build_fixed_data_set
 from tests.web_helpers import login
@@ -201,3 +201,20 @@ def test_the_daily_csv_is_the_daily_report(client, people, data_set):
     back = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert back[0] == list(reports.DAILY_COLUMNS)
     assert back[1:] == [[day, str(c), str(r), str(b), "" if m is None else str(m)] for day, c, r, b, m in DAYS]
+
+
+@pytest.mark.parametrize("seconds", [0, 5])
+def test_the_response_cache_passes_a_stream_through(make_app, monkeypatch, seconds):
+    """A bearer GET of the export goes through the response cache (app/caching.py) unbuffered: its
+    first batch is read before the body is, not the whole table into memory first."""
+    monkeypatch.setattr(export, "ID_WINDOW", 1)
+    monkeypatch.setattr(export, "ROWS_PER_CHUNK", 1)
+    app = make_app(RESPONSE_CACHE_SECONDS=seconds)
+    with held_context(app):
+        admin = factories.make_user(Role.ADMIN, username="admin")
+        for _ in range(4):
+            factories.make_incident(admin)
+        with recording() as statements:
+            response = app.test_client().get("/incidents/export.csv", headers=bearer(admin), buffered=False)
+            assert len([sql for sql, _ in statements if "incidents.id >" in sql]) == 1
+            assert len(b"".join(response.response).splitlines()) == 5

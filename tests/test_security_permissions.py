@@ -204,6 +204,11 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     # The subject has no two-factor sign-in: there is nothing to clear.
     ("web.reset_two_factor", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/reset-two-factor", {}, ok=302,
                                                 subjects=(OTHER,)),
+    # Reports: technicians and admins; the incident list's CSV: anyone signed in (their own, for reporters)
+    ("web.reports_page", "GET"): GatedCall(STAFF, "/ui/reports"),
+    ("web.reports_summary_csv", "GET"): GatedCall(STAFF, "/ui/reports/summary.csv"),
+    ("web.reports_daily_csv", "GET"): GatedCall(STAFF, "/ui/reports/daily.csv"),
+    ("web.export_incidents", "GET"): GatedCall(LOGIN, "/ui/incidents/export.csv"),
     ("outbox.index", "GET"): GatedCall(ADMIN_ONLY, "/ui/outbox/"),
     ("outbox.retry", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/{failed_mail}/retry", {}, ok=302, reads_only=False),
     ("outbox.retry_failed", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/retry-failed", {}, ok=302, reads_only=False),
@@ -238,6 +243,11 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.me", "GET"): GatedCall(LOGIN, "/me"),
     ("api.incidents", "GET"): GatedCall(LOGIN, "/incidents/"),
     ("api.incidents", "POST"): GatedCall(LOGIN, "/incidents/", NEW_INCIDENT, ok=201, reads_only=False),
+    ("api.incidents_export", "GET"): GatedCall(LOGIN, "/incidents/export.csv"),
+    ("api.report_summary", "GET"): GatedCall(STAFF, "/reports/summary"),
+    ("api.report_summary_csv", "GET"): GatedCall(STAFF, "/reports/summary.csv"),
+    ("api.report_daily", "GET"): GatedCall(STAFF, "/reports/daily"),
+    ("api.report_daily_csv", "GET"): GatedCall(STAFF, "/reports/daily.csv"),
     ("api.users", "GET"): GatedCall(STAFF, "/users/"),
     ("api.users", "POST"): GatedCall(ADMIN_ONLY, "/users/", NEW_USER, ok=201, reads_only=False),
     ("api.user", "GET"): GatedCall(ADMIN_ONLY, "/users/{user}", subjects=(OWN, OTHER)),
@@ -467,6 +477,8 @@ FINGERPRINT = {
     "api_tokens": "SELECT count(*), max(id), count(revoked_at) FROM api_tokens",
     "outbox_messages": "SELECT status, count(*), max(id), sum(attempts) FROM outbox_messages GROUP BY status "
                        "ORDER BY status",
+    "sla_policies": "SELECT priority, response_minutes, resolve_minutes, calendar, updated_at FROM sla_policies "
+                    "ORDER BY priority",
 }
 
 

@@ -4,7 +4,8 @@ from flask import redirect, request, url_for
 from app.api import bp
 
 # Endpoints, not paths: the web routes are the one place a /ui/ path is spelled.
-UI_PAGES = {"api.incidents": "web.incidents", "api.incident": "web.incident"}
+UI_PAGES = {"api.incidents": "web.incidents", "api.incident": "web.incident",
+            "api.incidents_export": "web.export_incidents"}
 
 
 def wants_html() -> bool:

@@ -66,7 +66,9 @@ def _error_response(status: int) -> dict:
 def _operation(op, resource, method: str, has_id: bool) -> dict:
     answer: dict = {"description": HTTPStatus(op.status).phrase}
     if op.status != 204:
-        answer["content"] = {"application/json": {"schema": op.returns or {"type": "object"}}}
+        # Without a schema: any JSON object, or for another media type (a CSV) any text.
+        fallback = {"type": "object"} if op.media_type == "application/json" else {"type": "string"}
+        answer["content"] = {op.media_type: {"schema": op.returns or fallback}}
     if op.headers:
         answer["headers"] = {name: {"description": text, "required": True, "schema": {"type": "string"}}
                              for name, text in op.headers.items()}

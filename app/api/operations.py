@@ -29,6 +29,7 @@ class Operation:
     errors: frozenset[int] = frozenset()
     roles: frozenset[Role] | None = None
     public: bool = False
+    media_type: str = "application/json"  # what a success answers (text/csv for the CSV downloads)
 
     @property
     def error_statuses(self) -> list[int]:
@@ -48,11 +49,13 @@ class Operation:
 def operation(summary: str, *, description: str = "", query: type[Schema] | None = None,
               body: type[Schema] | None = None, status: int = 200, returns: type[Schema] | None = None,
               headers: dict[str, str] | None = None, errors: Iterable[int] = (),
-              roles: Iterable[Role] | None = None, public: bool = False) -> Callable:
+              roles: Iterable[Role] | None = None, public: bool = False,
+              media_type: str = "application/json") -> Callable:
     """Declare a resource method: its inputs, its answer and who may call it."""
     spec = Operation(summary=summary, description=description, query=query, body=body, status=status,
                      returns=returns, headers=headers or {}, errors=frozenset(errors),
-                     roles=frozenset(roles) if roles is not None else None, public=public)
+                     roles=frozenset(roles) if roles is not None else None, public=public,
+                     media_type=media_type)
 
     def decorate(method: Callable) -> Callable:
         @wraps(method)

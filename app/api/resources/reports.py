@@ -16,6 +16,8 @@ from app.incidents import export, reports
 from app.models import User
 
 DATE_PATTERN = r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?$"  # empty: the default, as a form left blank sends it
+CSV = "text/csv"
+DOWNLOAD = {"Content-Disposition": "attachment, with a file name that says what it holds (and its days)."}
 RANGE = ("`from` and `to` are UTC dates (YYYY-MM-DD), `to` included; without `to`, today; without "
          f"`from`, the {reports.DEFAULT_DAYS} days ending `to`. At most {reports.MAX_DAYS} days; `from` after "
          "`to` is a 422. Technicians and admins only.")
@@ -132,6 +134,7 @@ class ReportSummaryCsv(Resource):
     tag = "reports"
 
     @operation("Summary report as CSV", query=SummaryQuerySchema, roles=reports.READERS,
+               media_type=CSV, headers=DOWNLOAD,
                description=RANGE + " One row per group: " + ", ".join(reports.SUMMARY_COLUMNS) + ".")
     def get(self, actor, query):
         """The same figures, one row per group."""
@@ -159,6 +162,7 @@ class ReportDailyCsv(Resource):
     tag = "reports"
 
     @operation("Daily report as CSV", query=RangeQuerySchema, roles=reports.READERS,
+               media_type=CSV, headers=DOWNLOAD,
                description=RANGE + " One row per day: " + ", ".join(reports.DAILY_COLUMNS) + ".")
     def get(self, actor, query):
         """One row per day."""
@@ -172,7 +176,7 @@ class IncidentExport(Resource):
 
     tag = "incidents"
 
-    @operation("Export incidents as CSV", query=ExportQuerySchema,
+    @operation("Export incidents as CSV", query=ExportQuerySchema, media_type=CSV, headers=DOWNLOAD,
                description="Every filter of `GET /incidents/`; all matching incidents (no paging), by id, "
                            "streamed. Reporters get their own incidents only. Columns: "
                            + ", ".join(export.INCIDENT_COLUMNS) + ". A cell starting with =, +, -, @, tab or "
