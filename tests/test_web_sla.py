@@ -5,6 +5,8 @@ sortable columns, and the Export CSV link that carries the list's filters to the
 Histories are backdated through the service (`at=`); the figures are worked out by hand from the
 default policies (P1 15 / 240 min, P2 60 / 480 min, 24x7). Each incident starts 30 seconds past a
 whole minute, so a minute-rounded "time left" cannot tick over while the test runs."""
+import csv
+import io
 import re
 from datetime import timedelta
 from html import unescape
@@ -206,6 +208,10 @@ def test_export_csv_keeps_the_lists_filters_in_the_apis_names(client, people, cl
     api = client.get(f"/incidents/?{query}", headers=bearer(people["admin"]))
     assert api.status_code == 200, api.get_json()
     assert [item["title"] for item in api.get_json()["items"]] == titles(page) == ["Paused", "At risk"]
+    download = client.get(href)  # the session's own door: the same incidents (the export goes by id)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert sorted(row["title"] for row in rows) == sorted(titles(page))
     plain = html(client.get("/ui/incidents/"))
     assert re.search(r'href="/ui/incidents/export.csv" id="export-csv"', plain)
 

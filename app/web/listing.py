@@ -4,7 +4,6 @@ Unknown or malformed values are dropped rather than refused, so an old bookmark 
 parameters are named as `GET /incidents/` names them, so the list's CSV export takes the same
 query string."""
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
@@ -26,9 +25,6 @@ SORT_CHOICES = [
     ("resolve_due_at", "Resolve due, soonest first"),
     ("-resolve_due_at", "Resolve due, latest first"),
 ]
-# The browser's door to the CSV export (the API's /incidents/export.csv takes no session cookie);
-# both read this query string as GET /incidents/ does.
-EXPORT_PATH = "/ui/incidents/export.csv"
 
 
 @dataclass(frozen=True)
@@ -73,13 +69,10 @@ class ListQuery:
         list is already sorted by it ascending; back to the first page."""
         return self.url_args(sort=f"-{key}" if self.sort == key else key, page=None)
 
-    @property
-    def export_url(self) -> str:
-        """The CSV export of what the list shows: its filters and sort, no paging (every row)."""
-        args = self.url_args(page=None, per_page=None)
-        query = urlencode([(key, value) for key, values in args.items()
-                           for value in (values if isinstance(values, list) else [values])])
-        return f"{EXPORT_PATH}?{query}" if query else EXPORT_PATH
+    def export_args(self) -> dict:
+        """The CSV export's arguments for what the list shows: its filters and sort, no paging
+        (every row). Named as GET /incidents/ names them, so either door of the export reads them."""
+        return self.url_args(page=None, per_page=None)
 
 
 def _enum_values(enum_cls, raw: list[str]) -> list:
