@@ -124,12 +124,16 @@ def close(page: Page, shoot: Shoot) -> None:
 
 
 def browse(page: Page, shoot: Shoot) -> None:
-    """admin1 looks at the list, where the story's incident now shows as closed."""
+    """admin1 looks at the list, where the story's incident now shows as closed, then the reports."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=TITLE))
     expect(row).to_contain_text("Closed")
     expect(row).to_contain_text("High")
     shoot("list")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+    expect(page.locator("main svg").first).to_be_visible()
+    shoot("reports")
 
 
 # Each scene of the story: who plays it (username, display name) and what they do.
