@@ -93,14 +93,19 @@ def markdown(results: dict) -> str:
         found = [_by_key(run).get(key) for run in runs]
         cells = [titles[key]]
         cells += [f"{e['rps']:,.0f}" if e else "–" for e in found]
-        cells.append(f"{found[-1]['p50_ms']:.1f}" if found[-1] else "–")
-        cells += [f"{e['p99_ms']:.1f}" if e else "–" for e in found]
+        cells.append(f"{found[-1]['p50_ms']:.1f}" if found[-1] and found[-1]["requests"] else "–")
+        # No answer in a whole run: wrk's latencies are then the run's length, a lower bound.
+        cells += [("–" if not e else f"> {e['p99_ms']:,.0f} (none answered)" if e["requests"] == 0
+                   else f"{e['p99_ms']:.1f}") for e in found]
         cells.append(f"{found[-1]['baseline_ratio']:.2f}" if found[-1] else "–")
         if len(runs) > 1:
             cells.append(f"{found[-1]['rps'] / found[0]['rps'] - 1:+.0%}" if found[0] and found[-1] else "–")
         cells.append(str(sum(e["non_2xx"] + e["socket_errors"] for e in found if e)))
         lines.append("| " + " | ".join(cells) + " |")
     lines += downloads_table(runs)
+    few_clients = max((e.get("min_seconds", 0) for run in runs for e in run["endpoints"]
+                       if e.get("connections", settings_connections(results)) != settings_connections(results)),
+                      default=0)
     machine = results["machine"]
     settings = results["settings"]
     lines += [
@@ -111,9 +116,8 @@ def markdown(results: dict) -> str:
         f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s --latency, "
         f"{settings.get('rounds', 1)} round(s) per endpoint and size, sizes in turn, medians shown; "
         f"{settings['warmup_s']:.1f}s of warm-up before the first round of each read"
-        + (" (rows that name fewer clients ran wrk with that many connections, for at least 10 s)"
-           if any(e.get("connections", settings["wrk_connections"]) != settings["wrk_connections"]
-                  for run in runs for e in run["endpoints"]) else "")
+        + (f" (rows that name their clients ran wrk with that many connections, for at least {few_clients:g} s)"
+           if few_clients else "")
         + (f"; {settings.get('download_rounds', 1)} whole download(s) of each export per size, before any write."
            if any(run.get("streams") for run in runs) else "."),
         "",
@@ -122,6 +126,10 @@ def markdown(results: dict) -> str:
     ]
     lines += [f"| {name} | {'yes' if met else '**no**'} | {figure} |" for name, met, figure in targets(results)]
     return "\n".join(lines) + "\n"
+
+
+def settings_connections(results: dict) -> int:
+    return results["settings"]["wrk_connections"]
 
 
 def downloads_table(runs: list[dict]) -> list[str]:

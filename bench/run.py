@@ -168,7 +168,7 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
             endpoint = site.endpoints[key]
             row = {"key": key, "title": endpoint.title, "method": endpoint.load.method,
                    "path": endpoint.load.paths[0], "connections": endpoint.connections or wrk.CONNECTIONS,
-                   **combine(measured)}
+                   "min_seconds": endpoint.min_seconds, **combine(measured)}
             row["baseline_ratio"] = round(row["rps"] / baseline["rps"], 3)
             rows.append(row)
         downloads = [{"key": key, "title": site.endpoints[key].title, "path": site.endpoints[key].load.paths[0],

@@ -45,6 +45,7 @@ class Measure:
 def run(base_url: str, load: Load, *, seconds: float, threads: int = THREADS,
         connections: int = CONNECTIONS) -> Measure:
     """`wrk --latency` for `seconds` against base_url + load.paths."""
+    threads = min(threads, connections)  # wrk refuses fewer connections than threads
     env = os.environ | {
         "BENCH_METHOD": load.method,
         "BENCH_PATHS": " ".join(load.paths),

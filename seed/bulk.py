@@ -80,6 +80,7 @@ HELD = (_CREATED, _ASSIGNED, _STARTED,
         Step(EventKind.RESOLVED, Status.IN_PROGRESS, Status.RESOLVED, 4, True, "technician", "notes"),
         Step(EventKind.CLOSED, Status.RESOLVED, Status.CLOSED, 5, True, "reporter"))
 PATHS = (PLAIN, HELD)  # indexed by the generator's `held` (0 or 1)
+HOLD_STEP = next(k for k, step in enumerate(HELD) if step.kind == EventKind.ON_HOLD)
 MAX_OFFSET_SECONDS = max(s.gaps for p in PATHS for s in p) * 12 * GAP_MINUTES * 60 + HOLD_HOURS * 3600
 assert MAX_OFFSET_SECONDS < LEAD_DAYS * 86400, "a generated timeline would reach past now"
 
@@ -180,8 +181,9 @@ def _generator(sql: _Sql) -> str:
 
     status = _band(mix(2654435761, 100), STATUS_BANDS)
     severity = _band(mix(2246822519, 100), SEVERITY_BANDS).replace("'", "")
+    # On hold only on the held path; past the hold (resumed and after) on either path, by share.
     only_held = [s.value for s in Status if moves(HELD, s) and not moves(PLAIN, s)]
-    either = [s.value for s in Status if moves(HELD, s) and moves(PLAIN, s) and moves(HELD, s) > 3]
+    either = [s.value for s in Status if moves(PLAIN, s) and (moves(HELD, s) or 0) > HOLD_STEP + 1]
     held = (f"CASE WHEN status IN ({', '.join(map(_quoted, only_held))}) THEN 1 "
             f"WHEN status IN ({', '.join(map(_quoted, either))}) AND {mix(1664525, 100)} < {HELD_SHARE} THEN 1 "
             "ELSE 0 END")

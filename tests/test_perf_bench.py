@@ -181,10 +181,17 @@ def test_the_report_writes_the_table_the_targets_and_the_chart(tmp_path):
                  [_download(999_990, 1_000_000, 40, 100, 400)]),
         ],
     }
+    # A slow row run by one client for at least 15 s, which at 1M answered nothing in a whole run.
+    for run, rps in zip(results["runs"], (50, 0), strict=True):
+        run["endpoints"].insert(2, {"key": "summary", "title": "Summary", "method": "GET", "path": "/",
+                                    "baseline_ratio": rps / 1000, "database_locked": 0, "connections": 1,
+                                    "min_seconds": 15.0, **_result(rps, 8730 if rps == 0 else 40)})
     paths = report.write(results, tmp_path)
     assert json.loads(paths["json"].read_text()) == results
     table = paths["md"].read_text()
     assert "| List | 600 | 400 |" in table and "| -33% |" in table
+    assert "| Summary | 50 | 0 | – | 40.0 | > 8,730 (none answered) |" in table
+    assert "(rows that name their clients ran wrk with that many connections, for at least 15 s)" in table
     verdicts = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in table.splitlines()
                 if line.startswith("| ") and line.count(" | ") == 2}
     assert verdicts["list at 1M: within 20% of 1k"] == "**no**"
