@@ -103,8 +103,8 @@ class Config:
     # The "business" SLA calendar (app/incidents/calendar.py; SPEC "Priority and SLA"): an IANA time
     # zone; weekly windows in its local wall-clock time, comma-separated groups like "Mon-Fri 09:00-17:00"
     # or "Sat 10:00-14:00" (a window ends by 24:00; a night shift is two groups); and local ISO dates
-    # with no business hours, comma-separated. A bad value stops the first SLA computation with a
-    # ValueError naming it.
+    # with no business hours, comma-separated. A bad value stops start-up, naming it
+    # (app/__init__.py check_sla_calendar).
     SLA_TIMEZONE = os.environ.get("SLA_TIMEZONE", "").strip() or "UTC"
     SLA_BUSINESS_HOURS = os.environ.get("SLA_BUSINESS_HOURS", "").strip() or "Mon-Fri 09:00-17:00"
     SLA_HOLIDAYS = os.environ.get("SLA_HOLIDAYS", "").strip()

@@ -15,6 +15,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     if hasattr(config_class, "validate"):
         config_class.validate()
+    check_sla_calendar(app)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("app").setLevel(logging.INFO)
 
@@ -24,6 +25,17 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_commands(app)
     register_background_work(app)
     return app
+
+
+def check_sla_calendar(app: Flask) -> None:
+    """A bad SLA_TIMEZONE, SLA_BUSINESS_HOURS or SLA_HOLIDAYS stops start-up, naming the setting,
+    instead of every page that shows a business-hours clock answering 500."""
+    from app.incidents.calendar import calendar_for
+
+    try:
+        calendar_for("business", app.config)
+    except ValueError as exc:
+        raise RuntimeError(f"The SLA calendar settings are not valid: {exc}") from None
 
 
 def register_extensions(app: Flask) -> None:

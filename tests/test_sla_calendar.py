@@ -381,3 +381,14 @@ def test_a_second_counts_when_its_local_wall_clock_time_is_in_a_window(calendar,
     inside = local.date() not in calendar.holidays and any(
         start * 60 <= of_day < end * 60 for start, end in calendar.weekly[local.weekday()])
     assert calendar.seconds_between(second, second + timedelta(seconds=1)) == int(inside)
+
+
+@pytest.mark.parametrize("setting, value", [("SLA_TIMEZONE", "Mars/Olympus"),
+                                            ("SLA_BUSINESS_HOURS", "Mon-Fri 25:00-17:00"),
+                                            ("SLA_HOLIDAYS", "2026-13-01")])
+def test_a_bad_calendar_setting_stops_the_app_from_starting(setting, value):
+    """Refused at start-up with the value named, not a 500 on every incident page later."""
+    from app import create_app
+    with pytest.raises(RuntimeError, match="SLA calendar settings") as refused:
+        create_app("testing", SQLALCHEMY_DATABASE_URI="sqlite://", **{setting: value})
+    assert value in str(refused.value)
