@@ -165,7 +165,10 @@ csrf=$(curl -fsS -c "$jar" "$BASE/login" | grep -o 'name="csrf_token"[^>]*' | se
 code=$(curl -sS -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' "$BASE/login" \
   --data-urlencode "csrf_token=$csrf" -d username=admin1 -d password=demo1234)
 [ "$code" = 302 ] || fail "logging in answered $code, not 302"
-curl -fsS -b "$jar" "$BASE/" | grep -q 'Welcome, Alice Admin.' || fail "the dashboard after login does not greet admin1"
+# Read whole, then searched: `curl | grep -q` under pipefail fails once the page outgrows one write
+# (grep leaves at the first match and curl's next write gets EPIPE).
+dashboard=$(curl -fsS -b "$jar" "$BASE/") || fail "the dashboard after login did not load"
+grep -q 'Welcome, Alice Admin.' <<<"$dashboard" || fail "the dashboard after login does not greet admin1"
 ok "admin1 logs in through the form (CSRF token, 302, the dashboard greets them)"
 
 REPORTER=$(token reporter1) TECH=$(token tech1)
