@@ -85,7 +85,7 @@ def incident_rows(*, actor: User, filters: queries.IncidentFilters,
                technician.username.label("technician"), Incident.created_at,
                Incident.responded_at, Incident.resolved_at, Incident.closed_at, Incident.response_due_at,
                Incident.resolve_due_at, Incident.resolve_spent_seconds, Incident.resolve_target_minutes)
-    matching = (queries._filtered(actor, filters).with_only_columns(*columns)
+    matching = (queries.matching(actor, filters).with_only_columns(*columns)
                 .join(reporter, reporter.id == Incident.reporter_id)
                 .outerjoin(technician, technician.id == Incident.technician_id))
     last_id = db.session.scalar(select(func.max(Incident.id))) or 0

@@ -79,7 +79,7 @@ def get_incident(*, actor: User, incident_id: int) -> Incident:
 
 def visible_to(actor: User) -> Select:
     """Incidents this user may see."""
-    return _filtered(actor, IncidentFilters())
+    return matching(actor, IncidentFilters())
 
 
 def _terms(actor: User, filters: IncidentFilters) -> list[paging.Term]:
@@ -125,7 +125,7 @@ def _standing(filters: IncidentFilters) -> list[ColumnElement[bool]]:
     return [or_(*(sla.standing(value, now) for value in dict.fromkeys(filters.sla)))]
 
 
-def _filtered(actor: User, filters: IncidentFilters) -> Select:
+def matching(actor: User, filters: IncidentFilters) -> Select:
     """Every incident `actor` may see that matches `filters` (the planner picks the path)."""
     query = select(Incident).where(*_where(_terms(actor, filters)), *_standing(filters))
     return query.where(search.matches(filters.q)) if _searching(filters) else query
@@ -238,7 +238,7 @@ def _rows(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limi
 
 def _count_nulls(actor: User, filters: IncidentFilters, key: str) -> int:
     """How many matching incidents have no value in `key` (a seek on its index: few, the incidents on hold)."""
-    query = _filtered(actor, filters).where(getattr(Incident, key).is_(None)).order_by(None).subquery()
+    query = matching(actor, filters).where(getattr(Incident, key).is_(None)).order_by(None).subquery()
     return db.session.scalar(select(func.count()).select_from(query)) or 0
 
 
@@ -275,7 +275,7 @@ def count_incidents(*, actor: User, filters: IncidentFilters) -> int:
     if scope is not None:
         return tallies.count(scope=scope, status=filters.status, severity=filters.severity,
                              category=filters.category)
-    query = _filtered(actor, filters).order_by(None).subquery()
+    query = matching(actor, filters).order_by(None).subquery()
     return db.session.scalar(select(func.count()).select_from(query)) or 0
 
 
@@ -287,6 +287,6 @@ def count_by(column, *, actor: User, filters: IncidentFilters | None = None) -> 
     if scope is not None:
         return tallies.group(column.key, scope=scope, status=filters.status, severity=filters.severity,
                              category=filters.category)
-    subquery = _filtered(actor, filters).order_by(None).subquery()
+    subquery = matching(actor, filters).order_by(None).subquery()
     col = subquery.c[column.key]
     return {value: n for value, n in db.session.execute(select(col, func.count()).group_by(col))}

@@ -49,13 +49,14 @@ class Policy:
 
 
 def policies() -> list[Policy]:
-    """The four policies, P1 first: the stored ones, the defaults for any never stored."""
-    rows = {row.priority: row for row in db.session.scalars(select(SlaPolicy))}
-    return [_policy(priority, rows.get(priority)) for priority in Priority]
+    """The four policies, P1 first: the stored ones, the defaults for any never stored (one query)."""
+    rows = {row.priority: (row, username) for row, username in db.session.execute(
+        select(SlaPolicy, User.username).outerjoin(User, User.id == SlaPolicy.updated_by_id))}
+    return [_policy(priority, *rows.get(priority, (None, None))) for priority in Priority]
 
 
 def policy(priority: Priority) -> Policy:
-    return _policy(priority, db.session.get(SlaPolicy, priority))
+    return next(found for found in policies() if found.priority == priority)
 
 
 def update_policy(*, actor: User, priority: Priority, response_minutes: Any, resolve_minutes: Any,
@@ -98,12 +99,11 @@ def validate_targets(*, response_minutes: Any, resolve_minutes: Any, calendar: A
     return Targets(kind, minutes["response_minutes"], minutes["resolve_minutes"])
 
 
-def _policy(priority: Priority, row: SlaPolicy | None) -> Policy:
+def _policy(priority: Priority, row: SlaPolicy | None, updated_by: str | None) -> Policy:
     if row is None:
         return Policy(priority, DEFAULT_POLICIES[priority], None, None)
-    updated_by = db.session.get(User, row.updated_by_id) if row.updated_by_id else None
     return Policy(priority, Targets(row.calendar, row.response_minutes, row.resolve_minutes), row.updated_at,
-                  updated_by.username if updated_by else None)
+                  updated_by)
 
 
 # ---- an incident's clocks -------------------------------------------------------------------
