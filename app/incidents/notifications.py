@@ -19,10 +19,7 @@ def incident_created(incident: Incident) -> None:
     """A confirmation to the reporter, and the new incident to every active admin."""
     queued: set[str] = set()
     _queue(incident, "created_confirmation", incident.reporter, "Created", queued)
-    admins = db.session.scalars(
-        select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
-    )
-    for admin in admins:
+    for admin in _active_admins():
         _queue(incident, "created", admin, "Created", queued)
 
 
