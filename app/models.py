@@ -6,6 +6,8 @@ from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, types
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.roles import Role
@@ -97,6 +99,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Which mail a watcher gets (app.incidents.notifications): each category can be switched off.
+    notify_comments: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    notify_status: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    notify_sla: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users' sessions
@@ -222,10 +228,51 @@ class IncidentEvent(db.Model):
     to_status: Mapped[Status | None] = mapped_column(_enum(Status))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     body: Mapped[str | None] = mapped_column(Text)
+    # A staff-only note (or an internal attachment's event): never shown to reporters, never mailed
+    # to them, not a response for the SLA clocks.
+    internal: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
+
+
+class IncidentWatcher(db.Model):
+    """Someone who hears about an incident's events (app.incidents.watchers). The reporter and the
+    assigned technician are added automatically; anyone who may see it can add themselves."""
+
+    __tablename__ = "incident_watchers"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (Index("ix_incident_watchers_user", "user_id", "incident_id"),)
+
+
+class Attachment(db.Model):
+    """A file attached to an incident (app.incidents.attachments). The bytes live under
+    `instance/attachments/`, named by their sha256; `filename` is the client's name, sanitized,
+    for display and the download only. `content_type` is detected from the bytes."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("incident_events.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    internal: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    uploaded_by: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (Index("ix_attachments_incident", "incident_id", "id"),)
 
 
 class LoginThrottle(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from app.auth.service import create_user
 from app.extensions import db
 from app.incidents import service
-from app.models import ApiToken, Incident, IncidentEvent, IncidentTally, OutboxMessage, User, utcnow
+from app.models import Incident, OutboxMessage, User, utcnow
 
 SEED_DIR = Path(__file__).resolve().parent
 
@@ -18,9 +18,9 @@ def _read(name: str) -> dict:
 
 
 def reset_database() -> None:
-    """Delete every row, children first (the schema stays)."""
-    for model in (OutboxMessage, IncidentEvent, IncidentTally, ApiToken, Incident, User):
-        db.session.execute(delete(model))
+    """Delete every row of every table of the models, children first (the schema stays)."""
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(delete(table))
     db.session.commit()
 
 

@@ -87,7 +87,7 @@ def test_edit_assign_and_move_in_one_request(client, people, headers):
     body = response.get_json()
     assert response.status_code == 200, body
     assert (body["title"], body["severity"], body["status"]) == ("Core switch down", "critical", "in_progress")
-    kinds = [e.kind for e in queries.timeline(incident=incident)]
+    kinds = [e.kind for e in queries.timeline(incident=incident, viewer=incident.reporter)]
     assert kinds == [EventKind.CREATED, EventKind.EDITED, EventKind.ASSIGNED, EventKind.STATUS_CHANGED]
 
 

@@ -38,7 +38,7 @@ def test_seed_timelines_are_consistent(runner):
     and the version counts the changes."""
     runner.invoke(args=["seed"])
     for incident in db.session.scalars(select(Incident)):
-        events = timeline(incident=incident)
+        events = timeline(incident=incident, viewer=incident.reporter)
         assert events[0].kind == EventKind.CREATED
         moves = [e for e in events if e.to_status is not None]
         for before, after in zip(moves, moves[1:], strict=False):

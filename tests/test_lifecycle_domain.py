@@ -26,7 +26,7 @@ ACTORS = [
     ("reporter", "reporter_of"),
     ("reporter", "none"),
 ]
-MOVES = ["view", "edit", "assign", "start", "hold", "resume", "resolve", "close", "reopen", "comment"]
+MOVES = ["view", "edit", "assign", "take", "start", "hold", "resume", "resolve", "close", "reopen", "comment"]
 
 
 def oracle(role: str, relation: str, status: Status, action: str):
@@ -37,6 +37,7 @@ def oracle(role: str, relation: str, status: Status, action: str):
         return ALLOWED
     states = {
         "assign": {Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD},
+        "take": {Status.OPEN},
         "start": {Status.ASSIGNED},
         "hold": {Status.IN_PROGRESS},
         "resume": {Status.ON_HOLD},
@@ -58,13 +59,16 @@ def oracle(role: str, relation: str, status: Status, action: str):
         return ALLOWED if status in may_edit_in else CONFLICT
     permitted = {
         "assign": role == "admin",
+        # Second stage: a technician takes an open incident (assigns it to themselves).
+        "take": role == "technician",
         "start": role == "admin" or relation == "assignee",
         "hold": role == "admin" or relation == "assignee",
         "resume": role == "admin" or relation == "assignee",
         "resolve": role == "admin" or relation == "assignee",
         "close": role == "admin" or relation == "reporter_of",
         "reopen": role == "admin" or relation == "reporter_of",
-        "comment": role == "admin" or relation in {"reporter_of", "assignee"},
+        # Second stage: technicians comment on any incident, a colleague's too.
+        "comment": role in {"admin", "technician"} or relation == "reporter_of",
     }[action]
     if not permitted:
         return FORBIDDEN
@@ -101,10 +105,10 @@ def _attempt(action, actor, incident, people):
         return get_incident(actor=actor, incident_id=incident.id)
     calls = {
         "edit": lambda: service.edit_incident(actor=actor, incident=incident, details={"title": "New title"}),
+        # To someone else than the actor (to oneself is taking).
         "assign": lambda: service.assign_incident(actor=actor, incident=incident,
-                                                  technician_id=people["tech"].id
-                                                  if incident.technician_id != people["tech"].id
-                                                  else people["tech_other"].id),
+                                                  technician_id=_someone_else(actor, incident, people)),
+        "take": lambda: service.take_incident(actor=actor, incident=incident),
         "start": lambda: service.start_incident(actor=actor, incident=incident),
         "hold": lambda: service.hold_incident(actor=actor, incident=incident, reason="Waiting on the reporter."),
         "resume": lambda: service.resume_incident(actor=actor, incident=incident),
@@ -114,6 +118,12 @@ def _attempt(action, actor, incident, people):
         "comment": lambda: service.add_comment(actor=actor, incident=incident, body="A comment."),
     }
     return calls[action]()
+
+
+def _someone_else(actor, incident, people) -> int:
+    """A technician other than the actor and the current assignee."""
+    tech = people["tech"]
+    return tech.id if tech != actor and incident.technician_id != tech.id else people["tech_other"].id
 
 
 def _snapshot(incident):

@@ -115,6 +115,7 @@ INCIDENT_ROUTES: dict[tuple[str, str], tuple[IncidentCall, ...]] = {
                                                  refusal_flash="warning"),),
     ("web.assign_incident", "POST"): (IncidentCall("assign", Action.ASSIGN, PAGE + "/assign",
                                                    {"assign-technician_id": "{tech_c}"}, ok=302),),
+    ("web.take_incident", "POST"): (IncidentCall("take", Action.TAKE, PAGE + "/take", {}, ok=302),),
     ("web.start_incident", "POST"): (IncidentCall("start", Action.START, PAGE + "/start", {}, ok=302),),
     ("web.hold_incident", "POST"): (IncidentCall("hold", Action.HOLD, PAGE + "/hold",
                                                  {"hold-reason": "Waiting on the vendor."}, ok=302),),

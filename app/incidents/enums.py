@@ -92,6 +92,8 @@ class EventKind(StrEnum):
     RESUMED = "resumed"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    ATTACHMENT_ADDED = "attachment_added"
+    ATTACHMENT_REMOVED = "attachment_removed"
 
 
 class SlaCalendar(StrEnum):

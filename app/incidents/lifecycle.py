@@ -13,11 +13,14 @@ from typing import Protocol
 from app.auth.roles import Role
 from app.incidents.enums import Status
 
+STAFF = frozenset({Role.TECHNICIAN, Role.ADMIN})
+
 
 class Action(StrEnum):
     VIEW = "view"
     EDIT = "edit"
     ASSIGN = "assign"
+    TAKE = "take"
     START = "start"
     HOLD = "hold"
     RESUME = "resume"
@@ -64,9 +67,25 @@ def can_hold_incidents(user: Assignee | None) -> bool:
     return user is not None and user.role == Role.TECHNICIAN and user.active
 
 
+def is_staff(user: Actor) -> bool:
+    """Technicians and admins: the people who work incidents."""
+    return user.role in STAFF
+
+
 def can_see(user: Actor, incident: IncidentLike) -> bool:
     """Reporters see only their own incidents; staff see all of them."""
     return user.role != Role.REPORTER or is_reporter_of(user, incident)
+
+
+def sees_internal(user: Actor) -> bool:
+    """Internal notes (and internal attachments) are for staff: a reporter never sees one, nor learns
+    that one exists, through any page, API answer, mail or export."""
+    return is_staff(user)
+
+
+def may_write_internal(user: Actor) -> bool:
+    """Only staff may write an internal note or attach an internal file."""
+    return is_staff(user)
 
 
 @dataclass(frozen=True)
@@ -92,10 +111,17 @@ def _own_or_assigned(user: Actor, incident: IncidentLike) -> bool:
     return is_reporter_of(user, incident) or is_assignee_of(user, incident)
 
 
+def _own_or_staff(user: Actor, incident: IncidentLike) -> bool:
+    """Technicians comment on any incident (a colleague's too); a reporter on their own."""
+    return is_staff(user) or is_reporter_of(user, incident)
+
+
 RULES: dict[Action, Rule] = {
     Action.VIEW: _rule(Role, None, ALL_STATES),
     Action.EDIT: _rule(Role, _own_or_assigned, set(Status) - {Status.CLOSED}),
     Action.ASSIGN: _rule({Role.ADMIN}, None, ACTIVE_STATUSES),
+    # A technician assigns an open (so unassigned) incident to themselves; to anyone else is ASSIGN.
+    Action.TAKE: _rule({Role.TECHNICIAN}, None, {Status.OPEN}),
     Action.START: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.ASSIGNED}),
     Action.HOLD: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.IN_PROGRESS}),
     Action.RESUME: _rule({Role.TECHNICIAN, Role.ADMIN}, _ASSIGNED, {Status.ON_HOLD}),
@@ -104,7 +130,7 @@ RULES: dict[Action, Rule] = {
     # an incident closes and reopens it like any reporter would.
     Action.CLOSE: _rule(Role, _OWN, {Status.RESOLVED}),
     Action.REOPEN: _rule(Role, _OWN, {Status.RESOLVED, Status.CLOSED}),
-    Action.COMMENT: _rule(Role, _own_or_assigned, ALL_STATES),
+    Action.COMMENT: _rule(Role, _own_or_staff, ALL_STATES),
 }
 
 
@@ -124,6 +150,7 @@ def editable_states(user: Actor, incident: IncidentLike) -> frozenset[Status]:
 # Where each move leads. REOPEN depends on whether the incident still has a technician who can hold it.
 TARGET: dict[Action, Status] = {
     Action.ASSIGN: Status.ASSIGNED,
+    Action.TAKE: Status.ASSIGNED,
     Action.START: Status.IN_PROGRESS,
     Action.HOLD: Status.ON_HOLD,
     Action.RESUME: Status.IN_PROGRESS,

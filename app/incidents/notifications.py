@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.auth.roles import Role
 from app.extensions import db
-from app.incidents.enums import Clock, SlaCalendar
+from app.incidents.enums import Clock, EventKind, SlaCalendar
 from app.incidents.references import incident_url
-from app.models import Incident, OutboxMessage, User
+from app.models import Incident, IncidentEvent, OutboxMessage, User
 
 
 def incident_created(incident: Incident) -> None:
@@ -23,7 +23,7 @@ def incident_created(incident: Incident) -> None:
         _queue(incident, "created", admin, "Created", queued)
 
 
-def incident_assigned(incident: Incident, *, previous_technician: User | None) -> None:
+def incident_assigned(incident: Incident, event: IncidentEvent, *, previous_technician: User | None) -> None:
     """The (new) technician, and the reporter."""
     label = "Reassigned" if previous_technician else "Assigned"
     queued: set[str] = set()
@@ -32,15 +32,21 @@ def incident_assigned(incident: Incident, *, previous_technician: User | None) -
     _queue(incident, "assigned_reporter", incident.reporter, label, queued, **extra)
 
 
-def incident_unassigned(incident: Incident, *, previous_technician: User) -> None:
+def incident_unassigned(incident: Incident, event: IncidentEvent, *, previous_technician: User) -> None:
     """The reporter: their incident lost its technician and waits to be assigned again."""
     _queue(incident, "unassigned_reporter", incident.reporter, "Unassigned", set(),
            previous_technician=previous_technician)
 
 
-def incident_resolved(incident: Incident) -> None:
-    """The reporter, with the resolution notes."""
-    _queue(incident, "resolved", incident.reporter, "Resolved", set())
+def status_changed(incident: Incident, event: IncidentEvent) -> None:
+    """A move (start, on hold, resumed, resolved, closed, reopened). CORE STUB: the resolution
+    still goes to the reporter only; the notifications helper mails every watcher."""
+    if event.kind == EventKind.RESOLVED:
+        _queue(incident, "resolved", incident.reporter, "Resolved", set())
+
+
+def comment_added(incident: Incident, event: IncidentEvent) -> None:
+    """A public comment. CORE STUB: nobody yet; the notifications helper mails every watcher."""
 
 
 def sla_warning(incident: Incident, *, clock: Clock, due_at: datetime, seconds_left: int) -> None:

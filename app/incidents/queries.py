@@ -10,7 +10,7 @@ from app.exceptions import NotFound
 from app.extensions import db
 from app.incidents import paging, search, sla, tallies
 from app.incidents.enums import Category, Priority, Severity, SlaStanding, Status, Urgency
-from app.incidents.lifecycle import can_see
+from app.incidents.lifecycle import can_see, sees_internal
 from app.models import Incident, IncidentEvent, User, utcnow
 
 MAX_PER_PAGE = 100
@@ -242,11 +242,12 @@ def _count_nulls(actor: User, filters: IncidentFilters, key: str) -> int:
     return db.session.scalar(select(func.count()).select_from(query)) or 0
 
 
-def timeline(*, incident: Incident) -> list[IncidentEvent]:
-    """The incident's events, oldest first."""
-    return list(db.session.scalars(
-        select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)
-    ))
+def timeline(*, incident: Incident, viewer: User) -> list[IncidentEvent]:
+    """The incident's events as `viewer` may see them, oldest first: internal ones for staff only."""
+    query = select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
+    if not sees_internal(viewer):
+        query = query.where(IncidentEvent.internal.is_(False))
+    return list(db.session.scalars(query.order_by(IncidentEvent.id)))
 
 
 def _tally_scope(actor: User, filters: IncidentFilters) -> str | None:

@@ -3,6 +3,7 @@
 Each public function: check the lifecycle, change the incident, append timeline events,
 write outbox mail, commit once. Refusals raise `app.exceptions` errors and change nothing.
 """
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from app.auth.roles import Role
 from app.database import lock_for_update, write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, VersionConflict
 from app.extensions import db
-from app.incidents import notifications, sla, tallies
+from app.incidents import attachments, notifications, sla, tallies, watchers
 from app.incidents.enums import EventKind, Severity, Status, Urgency
 from app.incidents.lifecycle import (
     Action,
@@ -20,6 +21,7 @@ from app.incidents.lifecycle import (
     can_hold_incidents,
     decide,
     may_create,
+    may_write_internal,
     move_for,
     resumes_on_comment,
     target_status,
@@ -49,7 +51,8 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
         db.session.add(incident)
         db.session.flush()
         tallies.move([], tallies.snapshot(incident))
-        _record(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
+        record_event(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
+        watchers.add_automatically(incident, actor)
         notifications.incident_created(incident)
     return incident
 
@@ -151,22 +154,43 @@ def hand_over_incident(*, actor: User, incident: Incident, technician_id: int | 
     sla.refresh(incident)
 
 
-def add_comment(*, actor: User, incident: Incident, body: str, at: datetime | None = None) -> IncidentEvent:
-    """Append a comment to the timeline. The incident's version is untouched, unless it was on hold
-    waiting on its reporter and the reporter wrote: then it resumes, in the same transaction."""
+def take_incident(*, actor: User, incident: Incident, expected_version: int | None = None,
+                  at: datetime | None = None) -> Incident:
+    """A technician assigns an open incident to themselves (the "Take" button)."""
+    _authorize(actor, Action.TAKE, incident)
+    return update_incident(actor=actor, incident=incident, technician_id=actor.id,
+                           expected_version=expected_version, at=at)
+
+
+def add_comment(*, actor: User, incident: Incident, body: str, internal: bool = False,
+                uploads: Sequence[attachments.Upload] = (), at: datetime | None = None) -> IncidentEvent:
+    """Append a comment (or, from staff, an internal note) to the timeline, with any files attached.
+
+    The files are stored before the transaction (and swept if it fails); their rows and events
+    commit with the comment. The incident's version is untouched, unless it was on hold waiting on
+    its reporter and the reporter wrote: then it resumes, in the same transaction. Watchers hear of
+    public comments only."""
+    _authorize(actor, Action.COMMENT, incident)
+    if internal and not may_write_internal(actor):
+        raise PermissionDenied("Only technicians and admins may write internal notes.")
+    text = validate_note(body, field="body")
+    staged = attachments.stage(incident=incident, uploads=uploads)
     with write_transaction():
-        _authorize(actor, Action.COMMENT, incident)
-        text = validate_note(body, field="body")
         now = at or utcnow()
-        event = _record(incident, actor, EventKind.COMMENTED, now, body=text)
-        if resumes_on_comment(actor, incident):
+        event = record_event(incident, actor, EventKind.COMMENTED, now, body=text, internal=internal)
+        attachments.record(actor=actor, incident=incident, staged=staged, internal=internal, now=now,
+                           event=event)
+        if not internal and resumes_on_comment(actor, incident):
             lock_for_update(incident)
             counted_as = tallies.snapshot(incident)
             incident.status = Status.IN_PROGRESS
             incident.updated_at = now
-            _record(incident, actor, EventKind.RESUMED, now, from_status=Status.ON_HOLD,
-                    to_status=Status.IN_PROGRESS)
+            resumed = record_event(incident, actor, EventKind.RESUMED, now, from_status=Status.ON_HOLD,
+                                   to_status=Status.IN_PROGRESS)
             tallies.move(counted_as, tallies.snapshot(incident))
+            notifications.status_changed(incident, resumed)
+        if not internal:
+            notifications.comment_added(incident, event)
         sla.refresh(incident)
     return event
 
@@ -192,9 +216,12 @@ def _check_version(incident: Incident, expected_version: int | None) -> None:
         )
 
 
-def _record(incident: Incident, actor: User, kind: EventKind, now: datetime, **fields) -> IncidentEvent:
+def record_event(incident: Incident, actor: User, kind: EventKind, now: datetime, **fields) -> IncidentEvent:
+    """Append one event to the timeline, inside the caller's transaction (flushed: it has its id)."""
     event = IncidentEvent(incident_id=incident.id, actor_id=actor.id, kind=kind, created_at=now, **fields)
+    event.actor = actor
     db.session.add(event)
+    db.session.flush()
     return event
 
 
@@ -214,12 +241,13 @@ def _edit(actor: User, incident: Incident, details: dict[str, Any], now: datetim
         sla.adopt_policy(incident)
     if changes:
         incident.updated_at = now
-        _record(incident, actor, EventKind.EDITED, now, changes=changes)
+        record_event(incident, actor, EventKind.EDITED, now, changes=changes)
 
 
 def _assign(actor: User, incident: Incident, technician_id: int | None, now: datetime, *,
             note: str | None = None) -> None:
-    _authorize(actor, Action.ASSIGN, incident)
+    taking = actor.role == Role.TECHNICIAN and technician_id == actor.id
+    _authorize(actor, Action.TAKE if taking else Action.ASSIGN, incident)
     technician = db.session.get(User, technician_id) if isinstance(technician_id, int) else None
     if not can_hold_incidents(technician):
         raise InvalidInput.field("technician_id", "Must be the id of an active technician.")
@@ -232,9 +260,11 @@ def _assign(actor: User, incident: Incident, technician_id: int | None, now: dat
     incident.status = Status.ASSIGNED
     incident.assigned_at = now
     incident.updated_at = now
-    _record(incident, actor, EventKind.ASSIGNED, now, from_status=from_status, to_status=Status.ASSIGNED,
-            changes={"technician": [previous.username if previous else None, technician.username]}, body=note)
-    notifications.incident_assigned(incident, previous_technician=previous)
+    event = record_event(incident, actor, EventKind.ASSIGNED, now, from_status=from_status,
+                         to_status=Status.ASSIGNED, body=note,
+                         changes={"technician": [previous.username if previous else None, technician.username]})
+    watchers.add_automatically(incident, technician)
+    notifications.incident_assigned(incident, event, previous_technician=previous)
 
 
 def _unassign(actor: User, incident: Incident, now: datetime, *, note: str) -> None:
@@ -244,9 +274,9 @@ def _unassign(actor: User, incident: Incident, now: datetime, *, note: str) -> N
     previous = _drop_technician(incident)
     incident.status = Status.OPEN
     incident.updated_at = now
-    _record(incident, actor, EventKind.STATUS_CHANGED, now, from_status=from_status, to_status=Status.OPEN,
-            changes={"technician": [previous.username, None]}, body=note)
-    notifications.incident_unassigned(incident, previous_technician=previous)
+    event = record_event(incident, actor, EventKind.STATUS_CHANGED, now, from_status=from_status,
+                         to_status=Status.OPEN, changes={"technician": [previous.username, None]}, body=note)
+    notifications.incident_unassigned(incident, event, previous_technician=previous)
 
 
 def _drop_technician(incident: Incident) -> User:
@@ -291,10 +321,9 @@ def _move(actor: User, incident: Incident, status: Status, now: datetime, *,
             changes = {"technician": [_drop_technician(incident).username, None]}
     incident.status = to_status
     incident.updated_at = now
-    _record(incident, actor, _EVENT_FOR_MOVE[action], now, from_status=from_status, to_status=to_status,
-            body=body, changes=changes)
-    if action == Action.RESOLVE:
-        notifications.incident_resolved(incident)
+    event = record_event(incident, actor, _EVENT_FOR_MOVE[action], now, from_status=from_status,
+                         to_status=to_status, body=body, changes=changes)
+    notifications.status_changed(incident, event)
 
 
 def _action_for(status: Status, incident: Incident) -> Action:

@@ -24,6 +24,7 @@ from app.incidents import clocks
 from app.incidents.calendar import Calendar, calendar_for
 from app.incidents.clocks import Moment, Phase, Targets
 from app.incidents.enums import Clock, EventKind, Priority, SlaCalendar, SlaStanding, Status
+from app.incidents.lifecycle import STAFF
 from app.models import Incident, IncidentEvent, SlaPolicy, User, utcnow
 
 DEFAULT_POLICIES: dict[Priority, Targets] = {
@@ -35,7 +36,6 @@ DEFAULT_POLICIES: dict[Priority, Targets] = {
 MINUTES_MAX = 525_600  # a year: a longer target is a typo, and keeps every due time in range
 
 RUNNING_STATUSES = tuple(status for status in Status if clocks.phase_of(status) == Phase.RUNNING)
-STAFF = (Role.TECHNICIAN, Role.ADMIN)
 
 
 # ---- policies -------------------------------------------------------------------------------
@@ -158,12 +158,13 @@ def derive(incident: Incident, moments: list[Moment]) -> clocks.Clocks:
 
 
 def moments_of(incident_ids: list[int]) -> dict[int, list[Moment]]:
-    """The timeline of each incident as the clocks read it, in timeline order (one query)."""
+    """The timeline of each incident as the clocks read it, in timeline order (one query). Internal
+    notes are not there: a note the reporter cannot see is no response to them."""
     rows = db.session.execute(
         select(IncidentEvent.incident_id, IncidentEvent.kind, IncidentEvent.created_at, IncidentEvent.changes,
                IncidentEvent.to_status, User.role)
         .outerjoin(User, User.id == IncidentEvent.actor_id)
-        .where(IncidentEvent.incident_id.in_(incident_ids))
+        .where(IncidentEvent.incident_id.in_(incident_ids), IncidentEvent.internal.is_(False))
         .order_by(IncidentEvent.incident_id, IncidentEvent.id)
     )
     timelines: dict[int, list[Moment]] = {incident_id: [] for incident_id in incident_ids}

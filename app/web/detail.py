@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from app.incidents import queries, sla
 from app.incidents.clocks import warn_seconds
 from app.incidents.enums import ClockState, SlaCalendar
-from app.incidents.lifecycle import Action, allowed_actions
+from app.incidents.lifecycle import Action, allowed_actions, sees_internal
 from app.models import Incident
 from app.web import bp
 from app.web.incident_actions import INCIDENT_ACTIONS, IncidentAction
@@ -40,7 +40,11 @@ def render_detail(incident: Incident, submitted: dict[Action, FlaskForm] | None 
     return render_template("web/incident_detail.html", incident=incident,
                            card=[(entry, form) for entry, form in shown if not entry.heading],
                            sections=[(entry, form) for entry, form in shown if entry.heading],
-                           may_edit=Action.EDIT in allowed, events=queries.timeline(incident=incident))
+                           may_edit=Action.EDIT in allowed,
+                           events=queries.timeline(incident=incident, viewer=current_user))
+
+
+bp.add_app_template_global(sees_internal, "sees_internal")
 
 
 # ---- how the SLA clocks read ----------------------------------------------------------------

@@ -93,6 +93,8 @@ class CommentForm(FlaskForm):
     """Add a comment to the timeline."""
 
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=TEXT_MAX)], render_kw={"rows": 3})
+    # Shown to staff only (the template asks `sees_internal`); the service refuses it from anyone else.
+    internal = BooleanField("Internal note: staff only, never shown to the reporter")
 
 
 class NewUserForm(FlaskForm):

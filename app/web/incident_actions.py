@@ -49,6 +49,8 @@ class IncidentAction:
     """A hint above the button."""
     heading: str | None = None
     """A form with a heading gets its own section under the timeline instead of a place in the actions card."""
+    extra: tuple[str, ...] = ()
+    """More fields the service takes under the same names (the template renders them itself)."""
 
     @property
     def view_name(self) -> str:
@@ -56,8 +58,8 @@ class IncidentAction:
         return f"{self.action.value}_incident"
 
     def arguments(self, form: FlaskForm) -> dict[str, object]:
-        """The service's arguments from a valid form: its field, and the version the user saw."""
-        values = {self.field: form[self.field].data} if self.field else {}
+        """The service's arguments from a valid form: its field (and `extra` ones), and the version the user saw."""
+        values = {name: form[name].data for name in (self.field, *self.extra) if name}
         if isinstance(form, VersionedForm):
             values["expected_version"] = form.version.data
         return values
@@ -90,6 +92,9 @@ INCIDENT_ACTIONS = (
                    service.assign_incident, "{ref} is assigned to {incident.technician.name}.",
                    button=_assign_or_reassign, field="technician_id",
                    field_label=lambda incident: f"{_assign_or_reassign(incident)} to", choices=_technician_choices),
+    IncidentAction(Action.TAKE, "take", "Take an open incident: assign it to yourself.", MoveForm,
+                   service.take_incident, "{ref} is yours now.", button="Take it",
+                   help="Nobody is working on it yet."),
     IncidentAction(Action.START, "start", "Start work on an assigned incident.", MoveForm,
                    service.start_incident, "{ref} is in progress.", button="Start work"),
     IncidentAction(Action.RESUME, "resume", "Resume work on an incident on hold.", MoveForm,
@@ -109,5 +114,6 @@ INCIDENT_ACTIONS = (
                    help="While it waits on the reporter or a third party."),
     IncidentAction(Action.COMMENT, "comments", "Add a comment to the timeline.", CommentForm,
                    service.add_comment, "Your comment was added to {ref}.", button="Add comment",
-                   button_class="btn btn-outline-primary", field="body", heading="Add a comment"),
+                   button_class="btn btn-outline-primary", field="body", heading="Add a comment",
+                   extra=("internal",)),
 )

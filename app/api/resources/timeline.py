@@ -15,7 +15,7 @@ class IncidentEvents(Resource):
     def get(self, incident_id, actor):
         """Every event of a visible incident, oldest first."""
         incident = queries.get_incident(actor=actor, incident_id=incident_id)
-        return shared(EventListSchema).dump({"items": queries.timeline(incident=incident)})
+        return shared(EventListSchema).dump({"items": queries.timeline(incident=incident, viewer=actor)})
 
 
 class IncidentComments(Resource):
