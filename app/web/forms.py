@@ -3,7 +3,7 @@
 Field names match the domain's field names, so an `InvalidInput` from a service lands next to
 the field it is about (see `feedback.show_field_errors`)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, MultipleFileField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import HiddenInput
 
@@ -95,6 +95,7 @@ class CommentForm(FlaskForm):
     body = TextAreaField("Comment", validators=[DataRequired(), Length(max=TEXT_MAX)], render_kw={"rows": 3})
     # Shown to staff only (the template asks `sees_internal`); the service refuses it from anyone else.
     internal = BooleanField("Internal note: staff only, never shown to the reporter")
+    uploads = MultipleFileField("Attach files")
 
 
 class NewUserForm(FlaskForm):

@@ -53,6 +53,11 @@ class IncidentAction:
     """More fields the service takes under the same names (the template renders them itself)."""
 
     @property
+    def multipart(self) -> bool:
+        """The form sends files."""
+        return "uploads" in self.extra
+
+    @property
     def view_name(self) -> str:
         """The endpoint inside the web blueprint."""
         return f"{self.action.value}_incident"
@@ -115,5 +120,5 @@ INCIDENT_ACTIONS = (
     IncidentAction(Action.COMMENT, "comments", "Add a comment to the timeline.", CommentForm,
                    service.add_comment, "Your comment was added to {ref}.", button="Add comment",
                    button_class="btn btn-outline-primary", field="body", heading="Add a comment",
-                   extra=("internal",)),
+                   extra=("internal", "uploads")),
 )
