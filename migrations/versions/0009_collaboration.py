@@ -6,6 +6,8 @@
 - incident_events.internal: staff-only notes (none yet, so all false).
 - attachments: files attached to incidents (the bytes live under instance/attachments/).
 
+Downgrading deletes the internal notes: the code of 0008 would show them to reporters.
+
 Revision ID: 0009
 Revises: 0008
 """
@@ -67,6 +69,11 @@ def downgrade():
     op.drop_table('attachments')
     op.drop_index('ix_incident_watchers_user', table_name='incident_watchers')
     op.drop_table('incident_watchers')
+    op.execute("DELETE FROM incident_events WHERE internal = " + ("true" if _postgres() else "1"))
     op.drop_column('incident_events', 'internal')
     for column in ('notify_comments', 'notify_status', 'notify_sla'):
         op.drop_column('users', column)
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == 'postgresql'
