@@ -293,3 +293,29 @@ def test_text_people_typed_is_escaped_everywhere(client, people):
         page = html(client.get(path))
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page, path
         assert "<img src=x" not in page and '<script>alert("x")' not in page
+
+
+def test_a_technician_takes_an_open_incident_from_the_list(client, people):
+    """Open rows carry a Take button for technicians only; pressing it assigns the incident to them."""
+    incident = factories.make_incident(people["reporter"], title="Printer jammed")
+    assigned = incident_in(Status.ASSIGNED, people)
+    login(client, people["tech_other"])
+    page = html(client.get("/ui/incidents/"))
+    assert f'action="/ui/incidents/{incident.id}/take"' in page
+    assert f'action="/ui/incidents/{assigned.id}/take"' not in page
+    response = client.post(f"/ui/incidents/{incident.id}/take", data={"take-version": incident.version})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/ui/incidents/{incident.id}")
+    db.session.expire_all()
+    assert incident.technician_id == people["tech_other"].id and incident.status == Status.ASSIGNED
+    assert events(incident)[-1] == EventKind.ASSIGNED
+    assert f'action="/ui/incidents/{incident.id}/take"' not in html(client.get("/ui/incidents/"))
+
+
+@pytest.mark.parametrize("role", ["admin", "reporter"])
+def test_only_technicians_see_the_take_button(client, people, role):
+    incident = factories.make_incident(people["reporter"])
+    login(client, people[role])
+    assert f'action="/ui/incidents/{incident.id}/take"' not in html(client.get("/ui/incidents/"))
+    client.post(f"/ui/incidents/{incident.id}/take", data={"take-version": incident.version})
+    db.session.expire_all()
+    assert incident.technician_id is None
