@@ -10,5 +10,6 @@ from app.web import (  # noqa: E402,F401  (views register on bp)
     incidents,
     reports,
     sla_policies,
+    text,
     users,
 )
