@@ -16,6 +16,7 @@ from app.api.resources.session import CurrentToken, Me, Token, Tokens
 from app.api.resources.sla_policies import SlaPolicy, SlaPolicyList
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
+from app.api.resources.watchers import IncidentWatcher, IncidentWatchers
 
 
 class ProblemApi(Api):
@@ -43,6 +44,8 @@ api.add_resource(IncidentExport, "/incidents/export.csv", endpoint="incidents_ex
 api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")
 api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint="incident_events")
 api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
+api.add_resource(IncidentWatchers, "/incidents/<id:incident_id>/watchers", endpoint="incident_watchers")
+api.add_resource(IncidentWatcher, "/incidents/<id:incident_id>/watchers/<id:user_id>", endpoint="incident_watcher")
 api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
 api.add_resource(SlaPolicyList, "/sla-policies/", endpoint="sla_policies")

@@ -1,15 +1,19 @@
 """/auth/tokens, /auth/tokens/<id>, /auth/tokens/current and /me: getting, listing, dropping and
-checking API credentials."""
+checking API credentials; the caller's own account, with the mail it wants (`notify`)."""
 from flask import Response, current_app, request
 from flask_restful import Resource
+from marshmallow import fields
 from werkzeug.exceptions import BadRequest
 
 from app.api.auth import Unauthenticated, current_identity
+from app.api.fields import StrictBoolean
 from app.api.operations import operation
-from app.api.schemas import TokenListSchema, TokenRequestSchema, TokenSchema, UserSchema, shared
+from app.api.schemas import Input, TokenListSchema, TokenRequestSchema, TokenSchema, UserSchema, shared
 from app.auth import service as accounts
 from app.auth import two_factor
 from app.extensions import limiter
+from app.incidents import notifications
+from app.incidents.notifications import Category
 
 OTP_NEEDED = ("This account uses two-factor sign-in: send otp, the 6-digit code its authenticator app shows "
               "(or one of its recovery codes), with the username and password.")
@@ -85,7 +89,7 @@ class CurrentToken(Resource):
         if token is None:
             raise BadRequest("This request used HTTP Basic credentials; there is no token to revoke.")
         accounts.revoke_token(token=token)
-        return _no_content()
+        return no_content()
 
 
 class Token(Resource):
@@ -99,7 +103,35 @@ class Token(Resource):
     def delete(self, token_id, actor):
         """Revoke a token of the caller's by id."""
         accounts.revoke_own_token(user=actor, token_id=token_id)
-        return _no_content()
+        return no_content()
+
+
+_SWITCH_HELP = {
+    Category.COMMENTS: "Mail about public comments on incidents you watch.",
+    Category.STATUS: "Mail about assignments and every status move of incidents you watch.",
+    Category.SLA: "Mail about SLA warnings and breaches.",
+}
+
+
+# Which mail you get, by category; a category not named stays as it is.
+NotifySchema = Input.from_dict({category.value: StrictBoolean(metadata={"description": help_text})
+                                for category, help_text in _SWITCH_HELP.items()}, name="NotifySchema")
+
+
+class MeSchema(UserSchema):
+    """Your account, with your notification switches."""
+
+    notify = fields.Function(notifications.switches_of, required=True, metadata={
+        "type": "object", "additionalProperties": False, "required": [category.value for category in Category],
+        "properties": {category.value: {"type": "boolean", "description": _SWITCH_HELP[category]}
+                       for category in Category},
+        "description": "Which mail you get about the incidents you watch (each category can be switched off)."})
+
+
+class MeUpdateSchema(Input):
+    """A change to your own account."""
+
+    notify = fields.Nested(NotifySchema, required=True)
 
 
 class Me(Resource):
@@ -107,13 +139,22 @@ class Me(Resource):
 
     tag = "auth"
 
-    @operation("Who am I", returns=UserSchema)
+    @operation("Who am I", returns=MeSchema)
     def get(self, actor):
-        """The authenticated user."""
-        return shared(UserSchema).dump(actor)
+        """The authenticated user, with their notification switches."""
+        return shared(MeSchema).dump(actor)
+
+    @operation("Change your notification switches", body=MeUpdateSchema, returns=MeSchema,
+               description="`notify` turns categories of mail on or off: `comments` (public comments), "
+                           "`status` (assignments and every move), `sla` (SLA warnings and breaches). Only "
+                           "the categories named change; each must be true or false, and an unknown one is "
+                           "422. Creation mail is not switchable.")
+    def patch(self, actor, body):
+        """Switch mail categories on or off."""
+        return shared(MeSchema).dump(notifications.set_switches(user=actor, switches=body["notify"]))
 
 
-def _no_content() -> Response:
+def no_content() -> Response:
     """204: nothing follows, so no Content-Type either."""
     response = Response(status=204)
     response.headers.remove("Content-Type")
