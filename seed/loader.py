@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 
 from app.auth.service import create_user
 from app.extensions import db
-from app.incidents import service
+from app.incidents import service, watchers
 from app.models import Incident, OutboxMessage, User, utcnow
 
 SEED_DIR = Path(__file__).resolve().parent
@@ -77,6 +77,9 @@ def _replay(step: dict, incident: Incident, users: dict[str, User], at: datetime
     elif action == "reopen":
         service.reopen_incident(actor=actor, incident=incident, reason=step["reason"], at=at)
     elif action == "comment":
-        service.add_comment(actor=actor, incident=incident, body=step["body"], at=at)
+        service.add_comment(actor=actor, incident=incident, body=step["body"], internal=step.get("internal", False),
+                            at=at)
+    elif action == "watch":
+        watchers.watch(actor=actor, incident=incident)
     else:
         raise ValueError(f"unknown seed action {action!r}")

@@ -8,6 +8,7 @@ from app.auth.service import authenticate
 from app.extensions import db
 from app.incidents.enums import EventKind, Status
 from app.incidents.queries import IncidentFilters, count_incidents, timeline
+from app.incidents.watchers import watchers_of
 from app.models import Incident, IncidentEvent, OutboxMessage, User
 from tests import factories
 
@@ -47,6 +48,19 @@ def test_seed_timelines_are_consistent(runner):
         assert moves[-1].to_status == incident.status
         assert incident.version == len(moves)
         assert incident.created_at == events[0].created_at
+
+
+def test_seed_shows_collaboration_to_staff_only(runner):
+    """The demo has an internal note its reporter never sees, and an admin who watches the incident."""
+    runner.invoke(args=["seed"])
+    incident = db.session.scalar(select(Incident).where(Incident.title.startswith("Payroll export")))
+    admin = db.session.scalar(select(User).where(User.username == "admin1"))
+    staff_view = timeline(incident=incident, viewer=admin)
+    reporter_view = timeline(incident=incident, viewer=incident.reporter)
+    notes = [event for event in staff_view if event.internal]
+    assert len(notes) == 1 and "Host key verification failed." in notes[0].body
+    assert [event.id for event in reporter_view] == [event.id for event in staff_view if not event.internal]
+    assert {user.username for user in watchers_of(incident)} == {"reporter2", "tech2", "admin1"}
 
 
 def test_seed_twice_changes_nothing(runner):
