@@ -120,6 +120,11 @@ class Config:
     RESPONSE_CACHE_SECONDS = _float("RESPONSE_CACHE_SECONDS", 1.0)
 
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Attachments (app/incidents/attachments.py): the largest file taken (413 above it), and where the
+    # files live (default: attachments/ in the instance folder; point it at a volume in containers).
+    # Only the upload routes read bodies past MAX_CONTENT_LENGTH, up to this per file plus the form.
+    ATTACHMENT_MAX_BYTES = _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+    ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR", "").strip() or None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")

@@ -75,3 +75,9 @@ class Unavailable(DomainError):
     def __init__(self, message: str, *, retry_after: int = 2):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class PayloadTooLarge(DomainError):
+    """A file (or a request) over the size the portal takes."""
+
+    status = 413

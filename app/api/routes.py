@@ -3,6 +3,7 @@ from flask import Flask
 from flask_restful import Api
 
 from app.api import bp
+from app.api.resources.attachments import AttachmentFile, IncidentAttachments
 from app.api.resources.incidents import Incident, IncidentList
 from app.api.resources.meta import Health, OpenApiDocument, Ready
 from app.api.resources.reports import (
@@ -44,6 +45,8 @@ api.add_resource(IncidentExport, "/incidents/export.csv", endpoint="incidents_ex
 api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")
 api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint="incident_events")
 api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
+api.add_resource(IncidentAttachments, "/incidents/<id:incident_id>/attachments", endpoint="incident_attachments")
+api.add_resource(AttachmentFile, "/attachments/<id:attachment_id>", endpoint="attachment")
 api.add_resource(IncidentWatchers, "/incidents/<id:incident_id>/watchers", endpoint="incident_watchers")
 api.add_resource(IncidentWatcher, "/incidents/<id:incident_id>/watchers/<id:user_id>", endpoint="incident_watcher")
 api.add_resource(UserList, "/users/", endpoint="users")

@@ -34,8 +34,9 @@ UNSET: Any = object()
 
 
 def create_incident(*, actor: User, title: str, description: str, severity=None, urgency=None, category=None,
-                    at: datetime | None = None) -> Incident:
-    """Report a new incident; the reporter is the actor, the priority follows from severity and urgency."""
+                    uploads: Sequence[attachments.Upload] = (), at: datetime | None = None) -> Incident:
+    """Report a new incident, with any files attached; the reporter is the actor, the priority follows
+    from severity and urgency. The files are stored before the transaction, their rows commit with it."""
     if not may_create(actor):
         raise PermissionDenied("You may not report incidents.")
     fields = {"title": title, "description": description}
@@ -43,17 +44,23 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
         if value is not None:
             fields[name] = value
     details = {"severity": Severity.MEDIUM, "urgency": Urgency.MEDIUM, **validate_details(fields)}
-    with write_transaction():
-        now = at or utcnow()
-        incident = Incident(reporter_id=actor.id, status=Status.OPEN, created_at=now, updated_at=now,
-                            priority=priority_of(details["severity"], details["urgency"]), **details)
-        sla.start(incident)
-        db.session.add(incident)
-        db.session.flush()
-        tallies.move([], tallies.snapshot(incident))
-        record_event(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
-        watchers.add_automatically(incident, actor)
-        notifications.incident_created(incident)
+    staged = attachments.stage(incident=None, uploads=uploads)
+    try:
+        with write_transaction():
+            now = at or utcnow()
+            incident = Incident(reporter_id=actor.id, status=Status.OPEN, created_at=now, updated_at=now,
+                                priority=priority_of(details["severity"], details["urgency"]), **details)
+            sla.start(incident)
+            db.session.add(incident)
+            db.session.flush()
+            tallies.move([], tallies.snapshot(incident))
+            record_event(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
+            attachments.record(actor=actor, incident=incident, staged=staged, internal=False, now=now)
+            watchers.add_automatically(incident, actor)
+            notifications.incident_created(incident)
+    except BaseException:
+        attachments.discard(staged)
+        raise
     return incident
 
 
