@@ -3,7 +3,7 @@
 The reporter and the assigned technician watch automatically (the service adds them); anyone
 who may see an incident may watch it, a reporter only their own; an admin may add or remove anyone
 who may see it. Watching is not a change of the incident: no event, no new version."""
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.auth.roles import Role
 from app.database import write_transaction
@@ -23,6 +23,16 @@ def watchers_of(incident: Incident) -> list[User]:
 
 def is_watching(user: User, incident: Incident) -> bool:
     return db.session.get(IncidentWatcher, (incident.id, user.id)) is not None
+
+
+def addable(incident: Incident) -> list[User]:
+    """The people an admin may add: active, allowed to see the incident, not watching yet; by name."""
+    watching = select(IncidentWatcher.user_id).where(IncidentWatcher.incident_id == incident.id)
+    # Narrowed in SQL (no other reporter can see it) so thousands of reporters are not read; can_see decides.
+    users = db.session.scalars(select(User).where(
+        User.active.is_(True), User.id.not_in(watching),
+        or_(User.role != Role.REPORTER, User.id == incident.reporter_id)).order_by(User.name, User.id))
+    return [user for user in users if can_see(user, incident)]
 
 
 def add_automatically(incident: Incident, user: User | None) -> None:

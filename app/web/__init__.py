@@ -12,4 +12,5 @@ from app.web import (  # noqa: E402,F401  (views register on bp)
     sla_policies,
     text,
     users,
+    watchers,
 )

@@ -1,21 +1,34 @@
-"""The user's own account: change password, two-factor sign-in, create and revoke API tokens."""
+"""The user's own account: change password, two-factor sign-in, create and revoke API tokens, and
+which mail to get (the notification switches PATCH /me changes too)."""
 import segno
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
 
 from app.auth import service as accounts
 from app.auth import two_factor
 from app.auth.forms import CodeForm
 from app.exceptions import DomainError, InvalidInput
+from app.incidents import notifications
 from app.web import bp
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import PasswordForm, TokenForm
+
+
+class NotifyForm(FlaskForm):
+    """The mail categories (app.incidents.notifications.Category), each a switch."""
+
+    comments = BooleanField("Comments on incidents I watch")
+    status = BooleanField("Assignments and status changes of incidents I watch")
+    sla = BooleanField("SLA warnings and breaches")
+
 
 # One code form per two-factor action, each with its own prefix so the page's ids stay unique.
 CODE_FORMS = ("confirm", "regenerate", "disable")
 
 
-def _render_account(*, password_form=None, token_form=None, new_token: str | None = None,
+def _render_account(*, password_form=None, token_form=None, notify_form=None, new_token: str | None = None,
                     submitted: dict[str, CodeForm] | None = None, recovery_codes: list[str] | None = None,
                     status: int = 200):
     """The account page; `new_token` is the plain token and `recovery_codes` the plain recovery
@@ -26,6 +39,7 @@ def _render_account(*, password_form=None, token_form=None, new_token: str | Non
         "web/account.html",
         password_form=password_form or PasswordForm(formdata=None, prefix="password"),
         token_form=token_form or TokenForm(formdata=None, prefix="token"),
+        notify_form=notify_form or NotifyForm(formdata=None, prefix="notify", data=notifications.switches_of(user)),
         tokens=accounts.list_tokens(user=user),
         new_token=new_token,
         code_forms=code_forms,
@@ -64,6 +78,19 @@ def change_password():
             flash("Your password was changed; your other sessions were logged out.", "success")
             return redirect(url_for("web.account"))
     return _render_account(password_form=form, status=422)
+
+
+@bp.post("/ui/account/notifications")
+@login_required
+def change_notifications():
+    """Switch mail categories on or off (an unticked box is off)."""
+    form = NotifyForm(prefix="notify")
+    if not form.validate_on_submit():
+        return _render_account(notify_form=form, status=422)
+    switches = {name: form[name].data for name in notifications.switches_of(current_user)}
+    notifications.set_switches(user=current_user._get_current_object(), switches=switches)
+    flash("Your notification choices were saved.", "success")
+    return redirect(url_for("web.account", _anchor="notifications"))
 
 
 @bp.post("/ui/account/tokens")
