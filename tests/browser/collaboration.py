@@ -16,13 +16,13 @@ INTERNAL_NOTE = "Internal: the relay vendor confirmed a firmware bug; do not pro
 PUBLIC_COMMENT = "We are looking into it and will update this incident within the hour."
 
 
-def png(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (13, 110, 253)) -> bytes:
-    """A valid PNG of one colour, made here (no image files in the repository): signature,
-    IHDR (8-bit truecolour), one IDAT of filtered rows, IEND."""
+def png(width: int = 24, height: int = 16, pixel=lambda x, y: (13, 110, 253)) -> bytes:
+    """A valid PNG made here (no image files in the repository): signature, IHDR (8-bit
+    truecolour), one IDAT of rows (filter byte 0) with `pixel(x, y)`'s colours, IEND."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))  # filter byte 0 = none
+    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -63,3 +63,29 @@ def add_comment(page: Page, body: str, *, internal: bool = False, files: list[di
 def timeline_entry(page: Page, text: str) -> Locator:
     """The timeline's entry holding `text`."""
     return story.timeline(page).locator("li").filter(has_text=text)
+
+
+def watchers_card(page: Page) -> Locator:
+    """The incident page's Watchers card (app/templates/web/_watchers.html)."""
+    return page.get_by_role("region", name="Watchers")
+
+
+def attachments(page: Page) -> Locator:
+    """The incident page's Attachments section (app/templates/web/_attachments.html)."""
+    return page.locator("#attachments")
+
+
+def attachment(page: Page, filename: str) -> Locator:
+    """The attachments list's entry for `filename`."""
+    return attachments(page).locator("li.attachment").filter(
+        has=page.get_by_role("link", name=filename, exact=True))
+
+
+def expect_preview_loaded(page: Page, entry: Locator) -> None:
+    """The entry's preview image is on the page and the browser decoded it (a broken or refused
+    image has naturalWidth 0). The preview loads lazily: scroll to it first, as a reader would."""
+    image = entry.get_by_role("img")
+    expect(image).to_have_count(1)
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("image => image.complete", arg=image.element_handle())
+    assert image.evaluate("image => image.naturalWidth") > 0, "the preview did not load"

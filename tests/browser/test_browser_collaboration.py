@@ -63,3 +63,110 @@ def test_a_technician_takes_an_open_incident_from_its_page(page: Page):
     expect(page.locator("#incident-status")).to_have_text("Open")
     page.get_by_role("button", name="Take it").click()
     expect_taken_by(page, url, "Tessa Tech", "tech3")
+
+
+def test_a_technician_watches_and_stops_watching(page: Page):
+    """tech1, neither reporter nor assignee, presses Watch in the watchers card and is listed (the
+    count goes up); Stop watching takes them off the list again."""
+    url = collaboration.report(page, "Shared drive S: is read-only for the design team")
+    story.log_in(page, "tech1", "Tara Tech")
+    page.goto(url)
+    card = collaboration.watchers_card(page)
+    expect(card).to_contain_text("Raj Reporter")  # the reporter watches from the start
+    expect(card).not_to_contain_text("Tara Tech")
+    expect(card.locator("#watchers-count")).to_contain_text("1")
+
+    card.get_by_role("button", name="Watch", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(url)}(#watchers)?$"))
+    expect(story.flashes(page)).to_contain_text("You are watching")
+    me = card.locator("#watchers-list li").filter(has_text="Tara Tech")
+    expect(me).to_contain_text("(tech1)")
+    expect(me).to_contain_text("you")
+    expect(card.locator("#watchers-count")).to_contain_text("2")
+    expect(card.get_by_role("button", name="Watch", exact=True)).to_have_count(0)
+    page.reload()
+    expect(card.locator("#watchers-list")).to_contain_text("Tara Tech")
+
+    card.get_by_role("button", name="Stop watching").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(url)}(#watchers)?$"))
+    expect(card).not_to_contain_text("Tara Tech")
+    expect(card.locator("#watchers-list")).to_contain_text("Raj Reporter")
+    expect(card.locator("#watchers-count")).to_contain_text("1")
+    expect(card.get_by_role("button", name="Watch", exact=True)).to_be_visible()
+
+
+def styles(locator, *properties: str) -> dict[str, str]:
+    """The element's computed style for `properties`, as the browser painted it."""
+    return locator.evaluate("(element, names) => Object.fromEntries(names.map(name => "
+                            "[name, getComputedStyle(element).getPropertyValue(name)]))", list(properties))
+
+
+def test_an_internal_note_is_marked_for_staff_and_absent_for_the_reporter(page: Page):
+    """tech1 writes a public comment and an internal note: the note carries the Internal badge and
+    is painted differently (background, left border); the reporter's page of the same incident
+    shows the comment, and nothing of the note, not even the checkbox to write one."""
+    url = collaboration.report(page, "Laptop docking stations drop the second monitor")
+    story.log_in(page, "tech1", "Tara Tech")
+    page.goto(url)
+    collaboration.add_comment(page, collaboration.PUBLIC_COMMENT)
+    collaboration.add_comment(page, collaboration.INTERNAL_NOTE, internal=True)
+
+    note = collaboration.timeline_entry(page, collaboration.INTERNAL_NOTE)
+    public = collaboration.timeline_entry(page, collaboration.PUBLIC_COMMENT)
+    expect(note).to_have_class(re.compile(r"\bevent-internal\b"))
+    expect(note.locator(".internal-badge")).to_contain_text("Internal")
+    expect(note.locator(".event-summary")).to_have_text("wrote an internal note")
+    expect(public).not_to_have_class(re.compile(r"\bevent-internal\b"))
+    expect(public.locator(".internal-badge")).to_have_count(0)
+    painted = ["background-color", "border-left-color", "border-left-width"]
+    note_style = styles(note.locator(".event-body"), *painted)
+    public_style = styles(public.locator(".event-body"), *painted)
+    assert note_style["background-color"] != public_style["background-color"], (note_style, public_style)
+    assert note_style["background-color"] not in ("rgba(0, 0, 0, 0)", "transparent"), note_style
+    assert note_style["border-left-width"] != "0px", note_style
+    story.log_out(page)
+
+    story.log_in(page, "reporter2", "Raj Reporter")
+    page.goto(url)
+    expect(collaboration.timeline_entry(page, collaboration.PUBLIC_COMMENT)).to_be_visible()
+    expect(story.timeline(page).locator(".event-internal")).to_have_count(0)
+    expect(page.locator(".internal-badge")).to_have_count(0)
+    expect(page.locator("#comment-internal")).to_have_count(0)
+    assert "firmware" not in page.content()
+    assert "internal note" not in page.locator("main").inner_text().lower()
+
+
+def test_files_from_the_comment_box_are_listed_with_a_preview_for_images_only(page: Page):
+    """reporter2 attaches a PNG and an SVG (with a script inside) to a comment: both are listed
+    with their names and types; the PNG's preview image loads in the browser, the SVG gets no
+    preview, its download is an attachment, and no script ran."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    collaboration.report(page, "Label printer prints blank labels", username="reporter3", name="Rosa Reporter")
+    story.log_in(page, "reporter3", "Rosa Reporter")
+    page.get_by_role("link", name="Label printer prints blank labels").first.click()
+    expect(collaboration.attachments(page)).to_contain_text("No files yet")
+    image = collaboration.png()
+    collaboration.add_comment(page, "A photo of the label and the printer's settings page.", files=[
+        {"name": "blank-label.png", "mimeType": "image/png", "buffer": image},
+        {"name": "settings.svg", "mimeType": "image/svg+xml", "buffer": collaboration.SVG},
+    ])
+
+    expect(collaboration.attachments(page).locator("li.attachment")).to_have_count(2)
+    expect(collaboration.attachments(page).locator("#attachments-count")).to_contain_text("2")
+    photo = collaboration.attachment(page, "blank-label.png")
+    expect(photo.locator(".attachment-type")).to_have_text("image/png")
+    collaboration.expect_preview_loaded(page, photo)
+    preview = page.request.get(photo.get_by_role("img").get_attribute("src"))
+    assert preview.ok and preview.body() == image, preview.status
+
+    drawing = collaboration.attachment(page, "settings.svg")
+    expect(drawing).to_be_visible()
+    expect(drawing.get_by_role("img")).to_have_count(0)
+    download = page.request.get(drawing.get_by_role("link", name="settings.svg").get_attribute("href"))
+    assert download.ok and download.body() == collaboration.SVG
+    assert download.headers["content-disposition"].startswith("attachment"), download.headers
+    assert download.headers.get("x-content-type-options") == "nosniff", download.headers
+    expect(story.timeline(page)).to_contain_text("attached blank-label.png")
+    expect(story.timeline(page)).to_contain_text("attached settings.svg")
+    assert dialogs == []
