@@ -3,7 +3,16 @@
 Field names match the domain's field names, so an `InvalidInput` from a service lands next to
 the field it is about (see `feedback.show_field_errors`)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, MultipleFileField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    MultipleFileField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import HiddenInput
 
@@ -46,6 +55,7 @@ class IncidentForm(FlaskForm):
                           description="How soon the work it stops needs it back; with the severity it sets "
                                       "the priority.")
     category = SelectField("Category", choices=enum_choices(Category), default=Category.OTHER.value)
+    uploads = MultipleFileField("Attach files", description="Screenshots, logs: up to 10 files at a time.")
 
     def details(self) -> dict[str, str]:
         """The fields as the service takes them."""
@@ -54,7 +64,9 @@ class IncidentForm(FlaskForm):
 
 
 class EditIncidentForm(IncidentForm, VersionedForm):
-    """Change an incident's details."""
+    """Change an incident's details (files are attached with a comment, not here)."""
+
+    uploads = None
 
 
 class AssignForm(VersionedForm):

@@ -2,10 +2,11 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.exceptions import DomainError, InvalidInput
+from app.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from app.incidents import queries, service
 from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import Action, allowed_actions
+from app.web import attachments as _attachment_views  # noqa: F401  (its views; until app/web/__init__ lists it)
 from app.web import bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors
@@ -33,9 +34,11 @@ def new_incident():
     form = IncidentForm()
     if form.validate_on_submit():
         try:
-            incident = service.create_incident(actor=current_user, **form.details())
+            incident = service.create_incident(actor=current_user, uploads=form.uploads.data, **form.details())
         except InvalidInput as exc:
             show_field_errors(form, exc)
+        except PayloadTooLarge as exc:  # a file over ATTACHMENT_MAX_BYTES: said next to the files
+            form.uploads.errors = [*form.uploads.errors, exc.message]
         else:
             flash(f"{incident.reference} was reported. You will be told by email as it progresses.", "success")
             return redirect(url_for("web.incident", incident_id=incident.id))
