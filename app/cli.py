@@ -1,4 +1,5 @@
-"""Command-line tools: `flask seed`, `flask create-user`, `flask backup`, `flask tallies rebuild`."""
+"""Command-line tools: `flask seed`, `flask create-user`, `flask backup`, `flask tallies rebuild`,
+`flask attachments sweep|restore`."""
 import functools
 import time
 from pathlib import Path
@@ -10,11 +11,11 @@ from sqlalchemy import inspect
 
 from app.auth.roles import Role
 from app.auth.service import create_user, find_user, update_user
-from app.backup import BackupError, backup_database
+from app.backup import BackupError, backup_database, restore_attachments
 from app.database import write_transaction
 from app.exceptions import DomainError, InvalidInput
 from app.extensions import db
-from app.incidents import tallies
+from app.incidents import attachments, tallies
 
 
 def _require_schema() -> None:
@@ -66,11 +67,38 @@ def create_user_command(username: str, role: str, email: str, name: str | None, 
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def backup_command(path: Path) -> None:
-    """Write a consistent online copy of the database to PATH (writes may continue)."""
+    """Write a consistent online copy of the database to PATH (writes may continue), and the
+    attachment files to PATH.attachments/."""
     try:
         click.echo(backup_database(path))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.group("attachments", cls=AppGroup)
+def attachments_group() -> None:
+    """Maintain the attachment store."""
+
+
+@attachments_group.command("sweep")
+@click.option("--older-than", type=click.IntRange(min=0), default=attachments.SWEEP_AFTER_SECONDS, show_default=True,
+              metavar="SECONDS", help="Leave younger files alone: they may belong to an upload in flight.")
+def sweep_attachments_command(older_than: int) -> None:
+    """Remove stored files no attachment names, and temp files of failed or killed uploads."""
+    _require_schema()
+    result = attachments.sweep(older_than=older_than)
+    click.echo(f"Removed {result.orphans} unreferenced file(s) and {result.temp_files} temp file(s).")
+
+
+@attachments_group.command("restore")
+@click.argument("source", type=click.Path(file_okay=False, path_type=Path))
+def restore_attachments_command(source: Path) -> None:
+    """Copy the files of a backup (PATH.attachments/ of `flask backup PATH`) into the store."""
+    try:
+        copied, present = restore_attachments(source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored {copied} file(s) into {attachments.storage_root()} ({present} already there).")
 
 
 @click.group("tallies", cls=AppGroup)  # each command runs in an app context
@@ -127,5 +155,5 @@ def init_app(app: Flask) -> None:
     from app.mail.cli import outbox_group
 
     for command in (outbox_group, seed_command, backup_command, create_user_command, tallies_group,
-                    reset_two_factor_command):
+                    reset_two_factor_command, attachments_group):
         app.cli.add_command(refusals_as_messages(command))

@@ -194,7 +194,8 @@ def stored_path(attachment: Attachment) -> Path:
     return path
 
 
-def _fsync_folder(path: Path) -> None:
+def fsync_folder(path: Path) -> None:
+    """Make the entries of a folder (a file renamed into it) durable."""
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)
@@ -207,7 +208,7 @@ def _folder(path: Path) -> Path:
     if not path.is_dir():
         _folder(path.parent)
         path.mkdir(exist_ok=True)
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     return path
 
 
@@ -240,7 +241,7 @@ def _store(upload: Upload) -> Staged:
         if fresh:
             _folder(final.parent)
             os.replace(temp, final)
-            _fsync_folder(final.parent)
+            fsync_folder(final.parent)
         else:
             temp.unlink()
             os.utime(final)  # a sweep leaves young files alone: this one is about to be named again
@@ -448,7 +449,7 @@ def sweep(now: datetime | None = None, *, older_than: float = SWEEP_AFTER_SECOND
             if temp.is_file() and temp.stat().st_mtime <= cutoff:
                 temp.unlink(missing_ok=True)
                 temp_files += 1
-    candidates = [digest for digest, path in _stored_files(root) if path.stat().st_mtime <= cutoff]
+    candidates = [digest for digest, path in stored_files(root) if path.stat().st_mtime <= cutoff]
     orphans = 0
     if candidates:
         with write_transaction():
@@ -456,7 +457,7 @@ def sweep(now: datetime | None = None, *, older_than: float = SWEEP_AFTER_SECOND
     return SweepResult(orphans=orphans, temp_files=temp_files)
 
 
-def _stored_files(root: Path) -> list[tuple[str, Path]]:
+def stored_files(root: Path) -> list[tuple[str, Path]]:
     """(sha256, path) of every file in the store's fan-out folders."""
     found = []
     if not root.is_dir():
@@ -469,8 +470,3 @@ def _stored_files(root: Path) -> list[tuple[str, Path]]:
             if path.is_file() and _SHA256.match(digest):
                 found.append((digest, path))
     return found
-
-
-def stored_digests() -> list[str]:
-    """Every sha256 the store holds a file for (backups, checks)."""
-    return [digest for digest, _ in _stored_files(storage_root())]
