@@ -89,3 +89,34 @@ def expect_preview_loaded(page: Page, entry: Locator) -> None:
     image.scroll_into_view_if_needed()
     page.wait_for_function("image => image.complete", arg=image.element_handle())
     assert image.evaluate("image => image.naturalWidth") > 0, "the preview did not load"
+
+
+PAYROLL = "Payroll export job fails with a timeout"  # seed: tech2's, with an internal note, admin1 watching
+
+
+def error_screen(x: int, y: int) -> tuple[int, int, int]:
+    """A picture of an error dialog for the docs' screenshot: a red title bar, grey lines of text."""
+    if y < 28:
+        return (176, 42, 55)
+    if 48 <= y < 148 and (y - 48) % 20 < 8 and 20 <= x < 300 - (y * 7) % 90:
+        return (108, 117, 125)
+    return (248, 249, 250)
+
+
+def detail_page(page: Page, shoot: story.Shoot = story.no_camera) -> None:
+    """tech2 adds a screenshot and the job's log to the seeded payroll incident, which already has an
+    internal note and three watchers; the page then shows all three features at once (checked, then shot)."""
+    story.log_in(page, "tech2", "Tom Tech")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
+    page.get_by_role("link", name=PAYROLL, exact=True).click()
+    add_comment(page, "The bank's portal shows the rejected upload; the job's log is attached too.", files=[
+        {"name": "bank-portal-error.png", "mimeType": "image/png", "buffer": png(320, 180, error_screen)},
+        {"name": "payroll-export.log", "mimeType": "text/plain",
+         "buffer": b"02:13:07 export started\n02:13:37 ERROR statement timeout\n"},
+    ])
+    expect(story.timeline(page).locator(".event-internal .internal-badge")).to_have_count(1)
+    expect(attachments(page).locator("li.attachment")).to_have_count(2)
+    expect_preview_loaded(page, attachment(page, "bank-portal-error.png"))
+    expect(watchers_card(page).locator("#watchers-list li")).to_have_count(3)
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot("collaboration-detail")

@@ -39,9 +39,10 @@ def test_a_technician_takes_an_open_incident_from_the_list(page: Page):
     story.log_in(page, "tech2", "Tom Tech")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
     row = list_row(page, title)
-    expect(row.get_by_role("cell").filter(has_text="Open")).to_have_count(1)
-    take = row.get_by_role("button", name=re.compile(r"^Take"))
+    status_cell = row.get_by_role("cell").filter(has=page.locator(".badge.status-open"))
+    take = status_cell.get_by_role("button", name=re.compile(r"^Take"))
     expect(take).to_have_count(1)
+    expect(row.get_by_role("button", name=re.compile(r"^Take"))).to_have_count(1)
     assert re.search(r"/ui/incidents/\d+/take$", take.locator("xpath=ancestor::form").get_attribute("action"))
     take.click()
     expect_taken_by(page, url, "Tom Tech", "tech2")
@@ -167,6 +168,9 @@ def test_files_from_the_comment_box_are_listed_with_a_preview_for_images_only(pa
     assert download.ok and download.body() == collaboration.SVG
     assert download.headers["content-disposition"].startswith("attachment"), download.headers
     assert download.headers.get("x-content-type-options") == "nosniff", download.headers
-    expect(story.timeline(page)).to_contain_text("attached blank-label.png")
     expect(story.timeline(page)).to_contain_text("attached settings.svg")
+    # The timeline names the file too, and its link downloads it for the logged-in reader.
+    linked = collaboration.timeline_entry(page, "attached blank-label.png").get_by_role("link", name="blank-label.png")
+    from_timeline = page.request.get(linked.get_attribute("href"))
+    assert from_timeline.ok and from_timeline.body() == image, (linked.get_attribute("href"), from_timeline.status)
     assert dialogs == []
