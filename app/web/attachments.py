@@ -20,9 +20,10 @@ UPLOAD_ENDPOINTS = frozenset({"web.new_incident", "web.comment_incident"})
 
 @bp.url_value_preprocessor
 def _allow_uploads(endpoint: str | None, values: dict | None) -> None:
-    """Lift the body limit for the upload forms only. A URL value preprocessor runs before every
-    before_request function, so before the CSRF check reads the form with the 1 MiB default."""
-    if endpoint in UPLOAD_ENDPOINTS:
+    """Lift the body limit for the upload forms only, and only for a multipart body (the only kind
+    that carries files: a bare text post keeps the 1 MiB limit). A URL value preprocessor runs before
+    every before_request function, so before the CSRF check reads the form with the default."""
+    if endpoint in UPLOAD_ENDPOINTS and request.mimetype == "multipart/form-data":
         request.max_content_length = attachments.request_limit(files=attachments.FILES_PER_REQUEST)
 
 

@@ -54,9 +54,7 @@ def _internal_flag() -> bool:
 
 
 def _the_file():
-    """The one file of the multipart body (400 / 413 / 415 when there is none to read)."""
-    if request.mimetype != "multipart/form-data":
-        raise UnsupportedMediaType("Send the file as multipart/form-data, in the field `file`.")
+    """The one file of the multipart body (400 when there is none; 413 past the limit)."""
     files = [upload for upload in request.files.getlist("file") if upload.filename]  # over the limit: 413
     if not files:
         raise BadRequest("The body has no file in the field `file`.")
@@ -95,6 +93,8 @@ class IncidentAttachments(Resource):
         """Store the file and answer its attachment object."""
         incident = queries.get_incident(actor=actor, incident_id=incident_id)
         attachments.authorize_upload(actor=actor, incident=incident)
+        if request.mimetype != "multipart/form-data":
+            raise UnsupportedMediaType("Send the file as multipart/form-data, in the field `file`.")
         request.max_content_length = attachments.request_limit(files=1)
         upload = _the_file()
         internal = _internal_flag()
