@@ -24,6 +24,7 @@ from app.auth.service import USERNAME_RE
 from app.auth.two_factor import CODE_MAX, is_enabled
 from app.incidents.enums import Category, ClockState, EventKind, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
+from app.incidents.markdown import render as render_markdown
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
 from app.incidents.sla import view as sla_view
 from app.models import MAX_ID
@@ -52,6 +53,21 @@ _WIDE_SPACE = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # string is left to the length check, so it is refused with one message, not two.
 WRITTEN_TEXT = (rf"^(?:[\t\n\r {_WIDE_SPACE}]*[^\x00-\x20\x7f{_WIDE_SPACE}]"
                 r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*)?$")
+
+
+def _html(attribute: str, *, nullable: bool) -> fields.Function:
+    """Output only: the Markdown in `attribute` as sanitized HTML (app/incidents/markdown.py), the same
+    HTML the incident page shows; null when there is no text."""
+    def html(obj) -> str | None:
+        text = getattr(obj, attribute)
+        return render_markdown(text) if text else None
+
+    nullable_note = " Null when there is none." if nullable else ""
+    return fields.Function(html, required=True, allow_none=nullable, metadata={
+        "type": "string",  # apispec adds "null" for allow_none
+        "description": f"`{attribute}` rendered from Markdown (CommonMark, plain URLs linked) to HTML cut to an "
+                       "allow-list: no raw HTML, only http, https and mailto links, each with "
+                       f"rel=\"nofollow noopener noreferrer\".{nullable_note}"})
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -120,9 +136,11 @@ class SlaSchema(Schema):
     paused = fields.Boolean(required=True, metadata={"description": "The resolve clock is paused (on hold)."})
 
 
-class IncidentSchema(Schema):
-    """One incident; `version` goes up by one with every change to it. The SLA fields are read-only:
-    they follow from the timeline and the policy of the incident's priority."""
+class IncidentSummarySchema(Schema):
+    """One incident as a list shows it; `version` goes up by one with every change to it. The SLA
+    fields are read-only: they follow from the timeline and the policy of the incident's priority.
+    The rendered `*_html` fields are left out of lists (rendering is most of a page's cost); read
+    the incident itself for them."""
 
     id = fields.Integer(required=True)
     reference = fields.String(required=True, metadata={"example": "INC-42"})
@@ -151,10 +169,17 @@ class IncidentSchema(Schema):
     sla = Computed(SlaSchema, compute=sla_view, required=True)
 
 
+class IncidentSchema(IncidentSummarySchema):
+    """One incident, with its Markdown rendered: what reading, reporting or changing it answers."""
+
+    description_html = _html("description", nullable=False)
+    resolution_notes_html = _html("resolution_notes", nullable=True)
+
+
 class IncidentPageSchema(Schema):
     """One page of a listing; `per_page` is the size actually used (at most 100)."""
 
-    items = fields.List(fields.Nested(IncidentSchema), required=True)
+    items = fields.List(fields.Nested(IncidentSummarySchema), required=True)
     page = fields.Integer(required=True, allow_none=True, metadata={
         "description": "The page number; null when the page was asked for by `cursor`."})
     per_page = fields.Integer(required=True)
@@ -166,7 +191,8 @@ class IncidentPageSchema(Schema):
 
 class EventSchema(Schema):
     """One timeline entry. `changes` maps a field to [old, new]; `body` is a comment, the
-    resolution notes, a reopen reason or why a leaving technician's incident was handed over."""
+    resolution notes, a reopen or hold reason or why a leaving technician's incident was handed over.
+    Internal notes (`internal: true`) are shown to technicians and admins only."""
 
     id = fields.Integer(required=True)
     kind = fields.Enum(EventKind, by_value=fields.String, required=True)
@@ -181,7 +207,11 @@ class EventSchema(Schema):
                        "too late to send mail (SLA_NOTICE_MAX_DELAY_SECONDS).",
         "additionalProperties": {"anyOf": [{"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
                                            {"type": "string"}, {"type": "boolean"}]}})
-    body = fields.String(required=True, allow_none=True)
+    body = fields.String(required=True, allow_none=True, metadata={"description": "As written (Markdown)."})
+    body_html = _html("body", nullable=True)
+    internal = fields.Boolean(required=True, metadata={
+        "description": "An internal note (or a file attached as internal): staff only, never shown to the "
+                       "reporter; it does not count as the response."})
 
 
 class EventListSchema(Schema):
@@ -314,7 +344,12 @@ class IncidentUpdateSchema(Input):
 
 
 class CommentSchema(Input):
+    """A comment, in Markdown; technicians and admins may make it an internal note."""
+
     body = _text(TEXT_MAX, required=True)
+    internal = StrictBoolean(load_default=False, metadata={
+        "default": False, "description": "`true`: an internal note, for technicians and admins only (403 from a "
+                                         "reporter); never shown or mailed to the reporter."})
 
 
 class UserCreateSchema(Input):
