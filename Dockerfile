@@ -6,12 +6,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The runtime user owns only /data (the SQLite file); the code stays root's and read-only to it.
+# The runtime user owns only /data (the SQLite file and the attachments); the code stays root's and
+# read-only to it.
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin portal \
-    && mkdir /data \
-    && chown portal:portal /data
+    && mkdir -p /data/attachments \
+    && chown -R portal:portal /data
 
 WORKDIR /app
 
@@ -28,6 +29,7 @@ COPY app ./app
 ENV APP_ENV=production \
     FLASK_APP=run.py \
     DATABASE_URL=sqlite:////data/portal.db \
+    ATTACHMENT_DIR=/data/attachments \
     GUNICORN_BIND=0.0.0.0:5000
 
 # Numeric, so that Kubernetes runAsNonRoot and similar checks can verify it.

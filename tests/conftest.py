@@ -69,9 +69,11 @@ def database_url(request):
 
 
 @pytest.fixture
-def app(database_url):
-    """The app in testing config, with an app context held for the test."""
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+def app(database_url, tmp_path):
+    """The app in testing config, with an app context held for the test; uploaded files go to the
+    test's own folder, never the repository's instance/."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url,
+                     ATTACHMENT_DIR=str(tmp_path / "attachments"))
     with app.app_context():
         yield app
         db.session.remove()
@@ -115,6 +117,7 @@ def make_app(request, tmp_path, schema_template):
             path = tmp_path / f"app{len(built)}.db"
             shutil.copy(schema_template, path)
             url = f"sqlite:///{path}"
+        overrides.setdefault("ATTACHMENT_DIR", str(tmp_path / f"attachments-{len(built)}"))
         app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, **overrides)
         built.append(app)
         return app

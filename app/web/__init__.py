@@ -6,6 +6,7 @@ bp = Blueprint("web", __name__)
 from app.web import (  # noqa: E402,F401  (views register on bp)
     account,
     actions,
+    attachments,
     dashboard,
     incidents,
     reports,

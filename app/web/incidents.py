@@ -6,7 +6,6 @@ from app.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from app.incidents import queries, service
 from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import Action, allowed_actions
-from app.web import attachments as _attachment_views  # noqa: F401  (its views; until app/web/__init__ lists it)
 from app.web import bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors

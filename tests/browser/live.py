@@ -23,6 +23,7 @@ def seeded_app(database: Path) -> Flask:
     app = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}",
+        ATTACHMENT_DIR=str(database.parent / "attachments"),  # never the repository's instance/
         WTF_CSRF_ENABLED=True,
         # Several people log in from 127.0.0.1 within a minute; the limit itself is tested elsewhere.
         RATELIMIT_LOGIN="1000 per minute",
