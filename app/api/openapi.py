@@ -36,7 +36,7 @@ ERROR_TEXT = {
     404: "No such thing, or not one you may see.",
     409: "Not allowed in the incident's current state.",
     412: "The incident has changed since the version you sent (If-Match or version).",
-    413: "The body is over 1 MiB.",
+    413: "The body is over 1 MiB (an upload: its file is over ATTACHMENT_MAX_BYTES).",
     415: "The body is not application/json.",
     422: "Fields are missing or wrong: `errors` says which and why.",
     429: "Too many requests from this address; retry later.",
@@ -86,6 +86,8 @@ def _operation(op, resource, method: str, has_id: bool) -> dict:
         doc["parameters"] = [{"in": "query", "schema": op.query}]
     if op.body is not None:
         doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+    if op.form is not None:
+        doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": op.form}}}
     return doc
 
 

@@ -23,6 +23,7 @@ class Operation:
     description: str = ""
     query: type[Schema] | None = None
     body: type[Schema] | None = None
+    form: type[Schema] | None = None  # a multipart/form-data body the method reads itself (an upload)
     status: int = 200
     returns: type[Schema] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -41,18 +42,19 @@ class Operation:
             statuses.add(403)
         if self.query is not None:
             statuses.add(422)
-        if self.body is not None:
+        if self.body is not None or self.form is not None:
             statuses.update({400, 413, 415, 422})
         return sorted(statuses)
 
 
 def operation(summary: str, *, description: str = "", query: type[Schema] | None = None,
-              body: type[Schema] | None = None, status: int = 200, returns: type[Schema] | None = None,
+              body: type[Schema] | None = None, form: type[Schema] | None = None, status: int = 200,
+              returns: type[Schema] | None = None,
               headers: dict[str, str] | None = None, errors: Iterable[int] = (),
               roles: Iterable[Role] | None = None, public: bool = False,
               media_type: str = "application/json") -> Callable:
     """Declare a resource method: its inputs, its answer and who may call it."""
-    spec = Operation(summary=summary, description=description, query=query, body=body, status=status,
+    spec = Operation(summary=summary, description=description, query=query, body=body, form=form, status=status,
                      returns=returns, headers=headers or {}, errors=frozenset(errors),
                      roles=frozenset(roles) if roles is not None else None, public=public,
                      media_type=media_type)

@@ -39,6 +39,14 @@ class AttachmentListSchema(Schema):
     items = fields.List(fields.Nested(AttachmentSchema), required=True)
 
 
+class UploadFormSchema(Schema):
+    """The multipart body of an upload (documented only: the resource reads `request.files` itself)."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "The file; one per request."})
+    internal = fields.Boolean(load_default=False, metadata={"description": "Staff only (reporters: 403)."})
+
+
 class DownloadQuerySchema(Query):
     inline = fields.Boolean(load_default=False, metadata={
         "description": "Show a PNG, JPEG, GIF or WebP in the browser instead of saving it; ignored for any "
@@ -84,7 +92,7 @@ class IncidentAttachments(Resource):
         items = attachments.attachments_of(incident=incident, viewer=actor)
         return shared(AttachmentListSchema).dump({"items": items})
 
-    @operation("Attach a file", status=201, returns=AttachmentSchema, errors=(400, 403, 409, 413, 415, 422),
+    @operation("Attach a file", form=UploadFormSchema, status=201, returns=AttachmentSchema, errors=(403, 409),
                description="multipart/form-data: the file in the field `file`, and `internal=true` for a "
                            "staff-only file (reporters: 403). Anyone who may comment may attach. At most "
                            "ATTACHMENT_MAX_BYTES (10 MiB by default; 413) per file and 50 files per incident "
