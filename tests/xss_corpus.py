@@ -130,3 +130,58 @@ def problems_in(html: str) -> list[str]:
     checked.feed(html)
     checked.close()
     return checked.problems
+
+
+# Elements no page or mail of the portal has of its own: one in a page means a payload got through.
+FOREIGN_TAGS = frozenset({"iframe", "frame", "object", "embed", "svg", "math", "style", "base", "applet",
+                          "audio", "video", "source", "track", "portal", "template", "noscript"})
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "srcset", "poster", "data", "background",
+                            "xlink:href", "ping", "cite", "srcdoc"})
+
+
+class DocumentChecked(HTMLParser):
+    """Reads a whole page or mail (the portal's own markup included) for what only a payload brings:
+    inline script, event handlers, foreign elements, URLs with other schemes, script in styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if tag == "script":
+            self._in_script = True
+            if not (found.get("src") or "").startswith("/"):
+                self.problems.append(f"script not from the portal: {found}")
+        if tag in FOREIGN_TAGS or (tag == "meta" and "http-equiv" in found):
+            self.problems.append(f"tag <{tag}>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"handler {name} on <{tag}>")
+            if name in URL_ATTRIBUTES and value is not None:
+                scheme = urlsplit(value.strip()).scheme.lower()
+                if scheme and scheme not in URL_SCHEMES:
+                    self.problems.append(f"{name} scheme {scheme!r} on <{tag}>")
+            if name == "style" and value and any(bad in value.lower() for bad in ("url(", "expression", "script")):
+                self.problems.append(f"style {value!r} on <{tag}>")
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        self._in_script = False
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.problems.append(f"inline script {data[:60]!r}")
+
+
+def dangers_in_document(html: str) -> list[str]:
+    """What in a whole page or mail only a payload could have put there."""
+    checked = DocumentChecked()
+    checked.feed(html)
+    checked.close()
+    return checked.problems
