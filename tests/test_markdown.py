@@ -1,10 +1,12 @@
 """Markdown (app/incidents/markdown.py): what it renders, the XSS corpus (tests/xss_corpus.py) held to
 the allow-list by an HTML parser — through the renderer alone, the sanitizer alone, the incident page
 and the comment mail's HTML part — and bounded work on hostile input."""
+import io
 import re
 import time
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from app.extensions import db
@@ -12,7 +14,7 @@ from app.incidents import service
 from app.incidents.enums import Status
 from app.incidents.lifecycle import TEXT_MAX
 from app.incidents.markdown import LINK_REL, render, sanitize
-from app.models import OutboxMessage
+from app.models import Attachment, OutboxMessage
 from tests.web_helpers import html, incident_in, login
 from tests.xss_corpus import PAYLOADS, dangers_in_document, problems_in
 
@@ -160,3 +162,48 @@ def test_hostile_markdown_is_safe_in_the_comment_mail(people, payload):
     assert dangers_in_document(mail.body_html) == []
     assert render(payload) in mail.body_html
     assert payload.strip() in mail.body_text
+
+
+# ---- the timeline around the text -----------------------------------------------------------
+
+def test_long_comments_start_collapsed_and_short_ones_do_not(client, people):
+    """Over 1,500 characters or 15 lines: the text sits in .long-text with a <details> "Show more"
+    toggle (no script needed); a short comment is shown plainly. The whole text is in the page either way."""
+    incident = incident_in(Status.IN_PROGRESS, people)
+    long_by_lines = "\n".join(f"step {n}" for n in range(1, 17))
+    long_by_chars = "word " * 320
+    for body in ("Short and sweet", long_by_lines, long_by_chars):
+        service.add_comment(actor=people["tech"], incident=incident, body=body)
+    login(client, people["reporter"])
+    page = html(client.get(f"/ui/incidents/{incident.id}"))
+    blocks = re.findall(r'<div class="long-text">\s*<div class="event-body markdown text-break">(.*?)</div>\s*'
+                        r'<details class="long-text-toggle"><summary><span class="when-closed">Show more</span>',
+                        page, re.S)
+    assert len(blocks) == 2
+    assert "step 16" in blocks[0] and blocks[1].count("word") == 320
+    assert re.search(r'<div class="event-body markdown text-break"><p>Short and sweet</p></div>', page)
+
+
+def test_attachment_events_name_the_file_escaped_and_link_it_while_it_exists(app, client, people, tmp_path):
+    """'attached <name>' linked to the download while the file exists, 'removed <name>' after; a name
+    with markup is shown as text."""
+    from werkzeug.datastructures import FileStorage
+
+    from app.incidents import attachments
+
+    app.config["ATTACHMENT_DIR"] = str(tmp_path / "files")
+    incident = incident_in(Status.IN_PROGRESS, people)
+    name = "<img src=x onerror=alert(1)>.txt"
+    event = service.add_comment(actor=people["tech"], incident=incident, body="See the log",
+                                uploads=[FileStorage(io.BytesIO(b"lines"), filename=name)])
+    stored = db.session.scalars(select(Attachment).where(Attachment.incident_id == incident.id)).one()
+    login(client, people["reporter"])
+    page = html(client.get(f"/ui/incidents/{incident.id}"))
+    shown = escape(stored.filename)
+    assert "<img src=x" not in page and shown.startswith("&lt;img")
+    assert re.search(rf'attached <a href="/ui/attachments/{stored.id}[^"]*" class="text-break" download>'
+                     rf'{re.escape(shown)}</a>', page), event.id
+    attachments.remove_attachment(actor=people["tech"], attachment_id=stored.id)
+    page = html(client.get(f"/ui/incidents/{incident.id}"))
+    assert re.search(rf'removed <span class="text-break">{re.escape(shown)}</span>', page)
+    assert re.search(rf'attached <span class="text-break">{re.escape(shown)}</span>', page)  # gone: no link
