@@ -10,12 +10,15 @@ route cannot ship without someone deciding who may call it.
 
 One app and one database serve the whole module (a fresh app per case would cost ~150 ms each);
 every case builds its own incident, token or user, so no case depends on another."""
+import io
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from app import create_app
 from app.api.routes import api as restful_api
@@ -23,11 +26,13 @@ from app.auth.roles import Role
 from app.auth.service import issue_token, update_user
 from app.database import write_transaction
 from app.extensions import db
+from app.incidents import attachments, watchers
 from app.incidents.enums import Status
-from app.incidents.lifecycle import Action, Decision, decide, move_for
+from app.incidents.lifecycle import Action, Decision, can_see, decide, move_for
 from app.mail.enums import OutboxStatus
-from app.models import Incident, OutboxMessage, User
+from app.models import Incident, IncidentWatcher, OutboxMessage, User
 from tests import factories, postgres
+from tests.attachment_helpers import PNG
 from tests.web_helpers import login
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
@@ -74,10 +79,20 @@ class IncidentCall:
     ok: int = 200
     reads_only: bool = False
     refusal_flash: str = "danger"  # HTML: a refusal is a redirect back with this flash
+    prepare: Callable | None = None
+    """(world, incident, actor) -> placeholders: sets the scene the call needs (a watcher, a file)."""
+    decide_with: Callable | None = None
+    """(actor, incident) -> Decision, for a rule beyond the lifecycle's (whose file it is, admins only)."""
+    multipart: bool = False  # the API call uploads a file
 
     @property
     def side(self) -> str:
         return HTML if self.path.startswith("/ui/") else API
+
+    def decision(self, actor, incident) -> Decision:
+        if self.decide_with is not None:
+            return self.decide_with(actor, incident)
+        return decide(actor, self.action_on(incident), incident)
 
     def action_on(self, incident) -> Action:
         """The move asked for: a status sent to the API names it from the incident's state
@@ -129,6 +144,77 @@ INCIDENT_ROUTES: dict[tuple[str, str], tuple[IncidentCall, ...]] = {
                                                     {"comment-body": "Seen it too {n}."}, ok=302),),
 }
 
+
+
+# Watchers: anyone who may see an incident watches it (VIEW); each case starts from the state its call
+# changes (not watching before "watch", watching before "unwatch"), so a success always changes something.
+def _not_watching(world, incident, actor) -> dict:
+    if actor is not None:
+        db.session.execute(delete(IncidentWatcher).where(IncidentWatcher.incident_id == incident.id,
+                                                         IncidentWatcher.user_id.in_([actor.id, world.ids["tech_c"]])))
+        db.session.commit()
+    return {}
+
+
+def _watching(world, incident, actor) -> dict:
+    for user in (actor, world.person("tech_c")):
+        if user is not None:
+            with write_transaction():
+                watchers.add_automatically(incident, user)
+    return {"me": actor.id if actor is not None else world.ids["tech_c"]}
+
+
+def _only_admins(actor, incident) -> Decision:
+    """Adding or removing other people's watch: admins; others who see it are refused."""
+    if not can_see(actor, incident):
+        return Decision.NOT_FOUND
+    return Decision.ALLOWED if actor.role == Role.ADMIN else Decision.FORBIDDEN
+
+
+# Attachments: a file uploaded by the incident's reporter; its uploader or an admin may remove it.
+def _a_file(world, incident, actor) -> dict:
+    upload = SimpleNamespace(filename="screen.png", stream=io.BytesIO(PNG))
+    added = attachments.add_attachments(actor=incident.reporter, incident=incident, uploads=[upload])
+    return {"attachment": added[0].id}
+
+
+def _uploader_or_admin(actor, incident) -> Decision:
+    if not can_see(actor, incident):
+        return Decision.NOT_FOUND
+    return Decision.ALLOWED if actor.role == Role.ADMIN or actor.id == incident.reporter_id else Decision.FORBIDDEN
+
+
+FILE = "/attachments/{attachment}"
+UI_FILE = "/ui/attachments/{attachment}"
+INCIDENT_ROUTES |= {
+    ("api.incident_watchers", "GET"): (IncidentCall("watchers", Action.VIEW, ONE + "/watchers", reads_only=True),),
+    ("api.incident_watchers", "POST"): (IncidentCall("watch", Action.VIEW, ONE + "/watchers", {}, ok=201,
+                                                     prepare=_not_watching),),
+    ("api.incident_watcher", "DELETE"): (IncidentCall("unwatch", Action.VIEW, ONE + "/watchers/{me}", ok=204,
+                                                      prepare=_watching),),
+    ("web.watch_incident", "POST"): (IncidentCall("watch", Action.VIEW, PAGE + "/watch", {}, ok=302,
+                                                  prepare=_not_watching),),
+    ("web.unwatch_incident", "POST"): (IncidentCall("unwatch", Action.VIEW, PAGE + "/unwatch", {}, ok=302,
+                                                    prepare=_watching),),
+    ("web.add_watcher", "POST"): (IncidentCall("add watcher", Action.VIEW, PAGE + "/watchers",
+                                               {"watcher-user_id": "{tech_c}"}, ok=302, prepare=_not_watching,
+                                               decide_with=_only_admins),),
+    ("web.remove_watcher", "POST"): (IncidentCall("remove watcher", Action.VIEW, PAGE + "/watchers/{tech_c}/remove",
+                                                  {}, ok=302, prepare=_watching, decide_with=_only_admins),),
+    ("api.incident_attachments", "GET"): (IncidentCall("files", Action.VIEW, ONE + "/attachments", reads_only=True),),
+    ("api.incident_attachments", "POST"): (IncidentCall("attach", Action.COMMENT, ONE + "/attachments", {}, ok=201,
+                                                        multipart=True),),
+    ("api.attachment", "GET"): (IncidentCall("download", Action.VIEW, FILE, reads_only=True, prepare=_a_file),),
+    ("api.attachment", "DELETE"): (IncidentCall("remove file", Action.VIEW, FILE, ok=204, prepare=_a_file,
+                                                decide_with=_uploader_or_admin),),
+    ("web.download_attachment", "GET"): (IncidentCall("download", Action.VIEW, UI_FILE, reads_only=True,
+                                                      prepare=_a_file),),
+    ("web.preview_attachment", "GET"): (IncidentCall("preview", Action.VIEW, UI_FILE + "/preview", reads_only=True,
+                                                     prepare=_a_file),),
+    ("web.remove_attachment", "POST"): (IncidentCall("remove file", Action.VIEW, UI_FILE + "/remove", {}, ok=302,
+                                                     prepare=_a_file, decide_with=_uploader_or_admin),),
+}
+
 # ---------------------------------------------------------------------------------------------
 # Every other route: a coarse gate, and (where it matters) whose thing it is
 # ---------------------------------------------------------------------------------------------
@@ -170,6 +256,8 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("web.new_incident", "GET"): GatedCall(LOGIN, "/ui/incidents/new"),
     ("web.new_incident", "POST"): GatedCall(LOGIN, "/ui/incidents/new", NEW_INCIDENT, ok=302, reads_only=False),
     ("web.account", "GET"): GatedCall(LOGIN, "/ui/account"),
+    ("web.change_notifications", "POST"): GatedCall(LOGIN, "/ui/account/notifications", {"notify-comments": "y"},
+                                                    ok=302, reads_only=False),
     ("web.change_password", "POST"): GatedCall(
         LOGIN, "/ui/account/password", {"password-current_password": PASSWORD, "password-new_password": PASSWORD,
                                         "password-confirm": PASSWORD}, ok=302, reads_only=False),
@@ -242,6 +330,9 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.token", "DELETE"): GatedCall(LOGIN, "/auth/tokens/{token}", ok=204, reads_only=False,
                                        subjects=(OWN, OTHER), owner_only=True),
     ("api.me", "GET"): GatedCall(LOGIN, "/me"),
+    # Each caller switches once, in either order after the page's form below (comments on, the rest off),
+    # so each success changes their row.
+    ("api.me", "PATCH"): GatedCall(LOGIN, "/me", {"notify": {"comments": False}}, reads_only=False),
     ("api.incidents", "GET"): GatedCall(LOGIN, "/incidents/"),
     ("api.incidents", "POST"): GatedCall(LOGIN, "/incidents/", NEW_INCIDENT, ok=201, reads_only=False),
     ("api.incidents_export", "GET"): GatedCall(LOGIN, "/incidents/export.csv"),
@@ -460,7 +551,8 @@ def world(request, tmp_path_factory, schema_template):
         path = tmp_path_factory.mktemp("permissions") / "portal.db"
         shutil.copy(schema_template, path)
         url = f"sqlite:///{path}"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, RATELIMIT_ENABLED=False)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, RATELIMIT_ENABLED=False,
+                     ATTACHMENT_DIR=str(tmp_path_factory.mktemp("permission-files")))
     yield World(app)
     with app.app_context():
         db.engine.dispose()
@@ -471,8 +563,10 @@ def world(request, tmp_path_factory, schema_template):
 # What any request could change, read on a connection of its own. Incidents carry a version bumped
 # by every change; events, tokens and mail only ever gain rows or flip a status.
 FINGERPRINT = {
-    "users": "SELECT id, username, name, email, role, active, password_hash, totp_secret, totp_enabled_at FROM users "
-             "ORDER BY id",
+    "users": "SELECT id, username, name, email, role, active, password_hash, totp_secret, totp_enabled_at, "
+             "notify_comments, notify_status, notify_sla FROM users ORDER BY id",
+    "incident_watchers": "SELECT incident_id, user_id FROM incident_watchers ORDER BY incident_id, user_id",
+    "attachments": "SELECT count(*), max(id) FROM attachments",
     "incidents": "SELECT count(*), max(id), sum(version) FROM incidents",
     "incident_events": "SELECT count(*), max(id) FROM incident_events",
     "api_tokens": "SELECT count(*), max(id), count(revoked_at) FROM api_tokens",
@@ -539,7 +633,9 @@ def test_permission(world, case):
             incident = world.incident(case.caller, case.relation, case.state)
             values = {"id": incident.id, "n": next(_serial), "tech_c": world.ids["tech_c"]}
             actor = world.person(case.caller) if case.caller in SIGNED_IN else None
-            decision = decide(actor, call.action_on(incident), incident) if actor else None
+            if call.prepare is not None:
+                values |= call.prepare(world, incident, actor)
+            decision = call.decision(actor, incident) if actor else None
             expected = expect_incident(call, case.caller, decision)
         else:
             values = world.placeholders(case.caller, case.relation)
@@ -547,7 +643,9 @@ def test_permission(world, case):
         path, body = fill(call.path, values), fill(call.body, values)
         if call.side == API:
             client, sent = world.app.test_client(), {"headers": world.api_headers(case.caller)}
-            if body is not None:
+            if getattr(call, "multipart", False):
+                sent["data"] = {"file": (io.BytesIO(b"log line\n"), "log.txt")}
+            elif body is not None:
                 sent["json"] = body
         else:
             client, sent = world.client(case.caller), {"data": body}
@@ -559,7 +657,7 @@ def test_permission(world, case):
         changed = fingerprint() != before
     if isinstance(call, IncidentCall) and not changed:
         world.reusable(case.caller, case.relation, case.state, values["id"])
-    detail = response.get_data(as_text=True)[:300]
+    detail = response.get_data()[:300].decode("utf-8", "replace")
     assert response.status_code == expected.status, detail
     assert changed == expected.changes, "the database changed" if changed else "nothing was changed"
     if expected.login_redirect:
@@ -570,4 +668,4 @@ def test_permission(world, case):
         with client.session_transaction() as session:
             categories = [category for category, _ in session.get("_flashes", [])]
         assert categories == [expected.flash], categories
-        assert response.headers["Location"] == f"/ui/incidents/{values['id']}"
+        assert response.headers["Location"].split("#")[0] == f"/ui/incidents/{values['id']}"
