@@ -125,9 +125,12 @@ def test_hostile_input_renders_in_bounded_time():
         "refs": "[a]: http://x.example\n" * 450 + "[a] " * 100,
     }
     for name, text in shapes.items():
-        started = time.perf_counter()
-        render.__wrapped__(text[:TEXT_MAX])  # past the cache: the real work
-        assert time.perf_counter() - started < 0.75, name
+        times = []
+        for _ in range(3):  # the best of three: a busy machine's pauses are not the renderer's
+            started = time.perf_counter()
+            render.__wrapped__(text[:TEXT_MAX])  # past the cache: the real work
+            times.append(time.perf_counter() - started)
+        assert min(times) < 0.75, (name, times)  # the slowest shape takes about 0.15 s here
 
 
 # ---- the corpus through the page and the mail -----------------------------------------------
