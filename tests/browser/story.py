@@ -73,6 +73,14 @@ def expect_state(page: Page, flash: str, status: str, latest_event: str) -> None
     expect(timeline(page).locator("li").last).to_contain_text(latest_event)
 
 
+def expect_typed_text(entry: Locator, label: str, text: str) -> None:
+    """A timeline entry's typed text (rendered as Markdown): the label, then the text as written, as
+    they read on the screen (innerText: the label may sit on a line of its own, never glued to the text)."""
+    body = entry.locator(".event-body")
+    expect(body.get_by_text(label)).to_be_visible()
+    expect(body).to_have_text(f"{label} {text}", use_inner_text=True)
+
+
 def report(page: Page, shoot: Shoot) -> None:
     """reporter1 reports the incident; they are offered no assign control."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Report an incident").click()
@@ -108,7 +116,8 @@ def work(page: Page, shoot: Shoot) -> None:
     expect(page.locator("#incident-status")).to_have_text("In progress")
     page.get_by_label("Resolution notes").fill(NOTES)
     page.get_by_role("button", name="Resolve").click()
-    expect_state(page, "is resolved; the reporter has been told.", "Resolved", f"Resolution notes: {NOTES}")
+    expect_state(page, "is resolved; the reporter has been told.", "Resolved", "Tara Tech resolved the incident")
+    expect_typed_text(timeline(page).locator("li").last, "Resolution notes:", NOTES)
     expect(page.locator("#resolution-notes")).to_have_text(NOTES)
     shoot("resolve")
 
