@@ -96,7 +96,8 @@ def test_a_technician_holding_active_incidents_cannot_just_leave(client, people,
 @pytest.mark.parametrize("change", LEAVING, ids=["deactivate", "to-reporter", "to-admin"])
 def test_reassign_to_hands_each_incident_to_another_technician(client, people, admin, held, change):
     """Each active incident is assigned to the new technician (in progress goes back to assigned), with
-    an `assigned` event by the admin saying why, a new version and the assignment mail; the change is made."""
+    an `assigned` event by the admin saying why, a new version and the `reassigned` mail to its watchers
+    (SPEC: every watcher but the actor); the change is made."""
     versions = {status: incident(held[status]).version for status in held}
     mailed = last_mail()
 
@@ -117,16 +118,20 @@ def test_reassign_to_hands_each_incident_to_another_technician(client, people, a
     for status in (Status.RESOLVED, Status.OPEN):
         assert incident(held[status]).version == versions[status]
     assert incident(held[Status.RESOLVED]).technician_id == people["tech"].id
+    # Who watches each incident: the new technician (made a watcher by the assignment), the reporter
+    # and the old technician (watching since they were assigned); the admin acted. The old technician is
+    # mailed in every case, deactivated or demoted too: the handover is queued inside the account change,
+    # before it, while they are still an active technician (decided: they hear their incidents moved on).
     assert mails_since(mailed) == sorted(
-        (event, held[status], people[who].email)
+        ("reassigned", held[status], people[who].email)
         for status in (Status.ASSIGNED, Status.IN_PROGRESS)
-        for event, who in (("assigned", "tech_other"), ("assigned_reporter", "reporter")))
+        for who in ("tech_other", "reporter", "tech"))
     assert_tallies_are_real()
 
 
 def test_unassign_puts_each_incident_back_in_the_triage(client, people, admin, held):
-    """Back to open, technician cleared, a `status_changed` event saying so, the reporter mailed; the
-    unassigned filter (the admin's triage) now lists them."""
+    """Back to open, technician cleared, a `status_changed` event saying so, the watchers (the reporter, the
+    leaving technician) mailed; the unassigned filter (the admin's triage) now lists them."""
     mailed = last_mail()
     response = client.patch(f"/users/{people['tech'].id}", headers=admin, json={"active": False, "unassign": True})
 
@@ -140,10 +145,15 @@ def test_unassign_puts_each_incident_back_in_the_triage(client, people, admin, h
             EventKind.STATUS_CHANGED, people["admin"].id, status, Status.OPEN)
         assert event.changes == {"technician": ["tech", None]}
         assert event.body == "Handed over: tech was deactivated."
-    reporter = people["reporter"].email
-    assert mails_since(mailed) == [("unassigned_reporter", held[Status.ASSIGNED], reporter),
-                                   ("unassigned_reporter", held[Status.IN_PROGRESS], reporter)]
-    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id > mailed)).first()
+    # The watchers but the acting admin: the reporter, and the technician being deactivated, who is still
+    # active when the handover is queued (before the change itself) and so hears of it (decided).
+    reporter, tech = people["reporter"].email, people["tech"].email
+    assert mails_since(mailed) == sorted(("unassigned", held[status], address)
+                                         for status in (Status.ASSIGNED, Status.IN_PROGRESS)
+                                         for address in (reporter, tech))
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id > mailed,
+                                                          OutboxMessage.recipient == reporter)
+                              .order_by(OutboxMessage.id)).first()
     assert mail.subject == f"[INC-{held[Status.ASSIGNED]}] Unassigned: Held assigned"
     assert "Tech no longer handles your incident" in mail.body_text and "Not assigned yet" in mail.body_text
     assert "Tech no longer handles your incident" in mail.body_html
