@@ -59,8 +59,14 @@ def test_an_outage_keeps_mail_waiting_and_delivery_resumes_exactly_once(app, smt
     incident = factories.make_incident(people["reporter"])
     factories.bring_to(Status.RESOLVED, incident=incident, admin=people["admin"], technician=people["tech"])
     queued = outbox_rows()
-    assert [m.event for m in queued] == ["created_confirmation", "created", "assigned", "assigned_reporter",
+    # Created: the reporter and the admin; then every move mails the watchers (the reporter and, once
+    # assigned, the technician) but the one who acted: the admin assigned, the technician started and resolved.
+    reporter, admin, tech = (people[who].email for who in ("reporter", "admin", "tech"))
+    assert [m.event for m in queued] == ["created_confirmation", "created", "assigned", "assigned", "started",
                                          "resolved"]
+    assert sorted((m.event, m.recipient) for m in queued) == sorted([
+        ("created_confirmation", reporter), ("created", admin),
+        ("assigned", tech), ("assigned", reporter), ("started", reporter), ("resolved", reporter)])
 
     for _ in range(3):
         result = drain()
@@ -70,11 +76,11 @@ def test_an_outage_keeps_mail_waiting_and_delivery_resumes_exactly_once(app, smt
 
     smtp.start()
     result = drain()
-    assert (result.sent, result.unreachable) == (5, None)
+    assert (result.sent, result.unreachable) == (6, None)
     assert drain().sent == 0
 
-    inbox = smtp.inbox.wait_for(5)
-    assert len(inbox) == 5
+    inbox = smtp.inbox.wait_for(6)
+    assert len(inbox) == 6
     assert sorted(smtp.inbox.message_ids()) == sorted(message_id_for(_envelope(m)) for m in queued)
     assert {(m.status, m.attempts) for m in outbox_rows()} == {(OutboxStatus.SENT, 1)}
 

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.smtp
 # Long enough that only a wake-up (not a poll) can explain prompt delivery.
 POLL_SECONDS = 30
 RUNS = 5
-# created: confirmation + the one admin; assigned: technician + reporter; resolved: reporter.
-MAILS_PER_LIFECYCLE = 5
+# created: confirmation + the one admin; then each event mails the watchers (the reporter, and the technician
+# once assigned) but the actor: assigned (the admin acted): technician + reporter; started and resolved (the
+# technician acted): the reporter each.
+MAILS_PER_LIFECYCLE = 2 + 2 + 1 + 1
 
 
 @pytest.fixture
