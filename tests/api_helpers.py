@@ -55,7 +55,7 @@ def snapshot() -> dict[str, list[tuple]]:
     refused request each must be exactly as it was. A token's last_used_at is left out: the token
     authenticated the request, whatever its answer."""
     with db.engine.connect() as connection:
-        rows = {table: [row._asdict() for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+        rows = {table: [row._asdict() for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))]
                 for table in TABLES}
     return {table: [tuple(value for column, value in row.items() if column != "last_used_at") for row in found]
             for table, found in rows.items()}

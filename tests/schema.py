@@ -7,7 +7,7 @@ from app.database import include_in_autogenerate
 from app.extensions import db
 
 # Every table a request could change (snapshots compare them; the migrations must build them).
-TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages")
+TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages", "incident_watchers", "attachments")
 
 
 def differences_from_the_models() -> list:

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -16,11 +17,14 @@ from sqlalchemy import func, select
 from app.auth.emails import is_email
 from app.auth.roles import Role
 from app.extensions import db
+from app.incidents import attachments
 from app.incidents.enums import Status
+from app.incidents.markdown import render as render_markdown
 from app.models import Incident, OutboxMessage, User
 from tests import factories
 from tests.api_helpers import assert_problem, basic, bearer, snapshot
 from tests.web_helpers import csrf_token, html, incident_in, login
+from tests.xss_corpus import dangers_in_document
 
 MARKUP = set("<>\"'&")
 # Script, markup and template syntax in the shapes attackers use: element, attribute break-out,
@@ -51,8 +55,9 @@ SQLISH = [
 
 
 def assert_inert(page: str, payload: str, where: str) -> None:
-    """The raw payload never reaches the page as markup."""
-    if MARKUP & set(payload):
+    """The raw payload never reaches the page as markup. (Text made only of entities, `&lt;script&gt;`,
+    is inert as it stands: Markdown shows it as the characters it names, escaped again.)"""
+    if MARKUP & set(payload) and set("<>\"'") & set(payload):
         assert payload not in page, f"unescaped payload on {where}"
 
 
@@ -108,8 +113,11 @@ def test_markup_in_every_text_field_is_shown_as_text_in_pages_api_and_mail(clien
             assert response.status_code == 200, path
             assert_inert(html(response), payload, f"{path} as {role}")
     detail = html(client.get(f"/ui/incidents/{incident_id}"))
-    # title, description, comment, notes, reason, reporter's and technician's names
-    assert detail.count(str(escape(payload))) >= 7
+    assert dangers_in_document(detail) == []
+    # Plain text: the title, the reporter's and the technician's names. Markdown (html off), rendered
+    # and sanitized: the description, the comment, the resolution notes and the reopen reason.
+    assert detail.count(str(escape(payload))) >= 3
+    assert detail.count(render_markdown(payload)) >= 4
     assert (str(escape("r" + email)) in html(client.get("/ui/users/"))) is email_ok
 
     response = client.get(one, headers=as_admin)
@@ -121,11 +129,12 @@ def test_markup_in_every_text_field_is_shown_as_text_in_pages_api_and_mail(clien
     assert bodies.count(payload) == 3  # the comment, the resolution notes, the reopen reason
 
     mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.incident_id == incident_id)).all()
-    assert {mail.event for mail in mails} >= {"created", "created_confirmation", "assigned", "assigned_reporter",
-                                              "resolved"}
+    assert {mail.event for mail in mails} >= {"created", "created_confirmation", "assigned", "started", "resolved",
+                                              "reopened"}
     for mail in mails:
         assert_inert(mail.body_html, payload, f"the {mail.event} mail's HTML")
-        assert str(escape(payload)) in mail.body_html
+        assert dangers_in_document(mail.body_html) == [], mail.event
+        assert str(escape(payload)) in mail.body_html or render_markdown(payload) in mail.body_html
         assert "\n" not in mail.subject and "\r" not in mail.subject
 
 
@@ -435,8 +444,10 @@ def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
         technician = factories.make_user(Role.TECHNICIAN, username="csrftech")
         incident = factories.bring_to(Status.RESOLVED, incident=factories.make_incident(admin), admin=admin,
                                       technician=technician)
+        upload = SimpleNamespace(filename="notes.txt", stream=io.BytesIO(b"kept\n"))
+        attachment = attachments.add_attachments(actor=admin, incident=incident, uploads=[upload])[0]
         values = {"incident_id": incident.id, "user_id": technician.id, "token_id": 1, "message_id": 1,
-                  "token": "not-a-reset-link", "priority": "P1"}
+                  "token": "not-a-reset-link", "priority": "P1", "attachment_id": attachment.id}
         factories.make_user(Role.REPORTER, username="tokenowner")
         paths = [re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule)
                  for rule in _portal_posts(app)]
@@ -554,8 +565,10 @@ def test_an_oversize_api_body_is_413_problem_json(client, people):
 
 
 @pytest.mark.parametrize("shape", ["body over 1 MiB", "file upload", "too many parts"])
-def test_an_oversize_form_post_is_a_friendly_413_page(client, people, shape):
-    """The portal's own page, in the layout, saying what happened and what to do; nothing stored."""
+def test_an_oversize_form_post_is_a_friendly_413_page(app, client, people, shape):
+    """The portal's own page, in the layout, saying what happened and what to do; nothing stored.
+    (The report form takes files: its request limit follows ATTACHMENT_MAX_BYTES, made small here.)"""
+    app.config["ATTACHMENT_MAX_BYTES"] = MIB // 10
     login(client, people["reporter"])
     before = snapshot()
     form = {"title": "big", "description": "small", "severity": "low", "category": "other"}
