@@ -1,22 +1,28 @@
 """Security headers on every response: each GET route of app.url_map (as a visitor and as an admin),
 static files, redirects, and every kind of error page and problem+json the app can answer with."""
+import io
 import re
+from types import SimpleNamespace
 
 import pytest
 
 from app.auth.roles import Role
 from app.auth.service import issue_token
 from app.extensions import db
+from app.incidents import attachments
 from app.incidents.enums import Status
 from app.models import OutboxMessage
 from tests import factories
 from tests.api_helpers import bearer
+from tests.attachment_helpers import PNG
 from tests.web_helpers import incident_in, login
 
 # A value for every kind of URL argument the app has; a route with a new one fails until it is added.
 ARGUMENTS = {"filename": {"static": "css/app.css", "bootstrap.static": "css/bootstrap.min.css"},
              "incident_id": "{incident}", "user_id": "{user}", "token_id": "{token}", "message_id": "{message}",
-             "token": "not-a-reset-link", "priority": "P1"}
+             "token": "not-a-reset-link", "priority": "P1", "attachment_id": "{attachment}"}
+# A file's bytes come with a sandbox for a policy instead of the pages' one (SPEC, Attachments).
+DOWNLOADS = {"api.attachment", "web.download_attachment", "web.preview_attachment"}
 
 
 def check(response, where: str) -> None:
@@ -34,6 +40,15 @@ def check(response, where: str) -> None:
     assert headers.get("X-Content-Type-Options") == "nosniff", where
     assert headers.get("X-Frame-Options") == "DENY", where
     assert headers.get("Referrer-Policy") in {"same-origin", "no-referrer", "strict-origin-when-cross-origin"}, where
+
+
+def check_download(response, where: str) -> None:
+    """Never rendered as a page of the portal: sandboxed, not sniffed, not framed."""
+    headers = response.headers
+    assert headers.get("Content-Security-Policy") == "sandbox", where
+    assert headers.get("X-Content-Type-Options") == "nosniff", where
+    assert headers.get("X-Frame-Options") == "DENY", where
+    assert headers.get("Content-Disposition", "").startswith(("attachment;", "inline;")), where
 
 
 def get_paths(app, values: dict[str, int]) -> list[tuple[str, str]]:
@@ -58,8 +73,10 @@ def values(people):
     """Ids of things the routes take: an incident, a user, a token, a mail."""
     incident = incident_in(Status.RESOLVED, people)
     token, _ = issue_token(user=people["admin"])
+    upload = SimpleNamespace(filename="screen.png", stream=io.BytesIO(PNG))
+    attachment = attachments.add_attachments(actor=people["reporter"], incident=incident, uploads=[upload])[0]
     return {"incident": incident.id, "user": people["reporter"].id, "token": token.id,
-            "message": db.session.query(OutboxMessage.id).first()[0]}
+            "message": db.session.query(OutboxMessage.id).first()[0], "attachment": attachment.id}
 
 
 @pytest.mark.parametrize("who", ["visitor", "admin"])
@@ -71,13 +88,20 @@ def test_every_get_route_carries_the_headers(app, client, people, values, who):
         headers = bearer(people["admin"])
     paths = get_paths(app, values)
     assert len(paths) >= 18
+    served_downloads = 0
     for endpoint, path in paths:
         api = endpoint.startswith("api.")
         response = client.get(path, headers=headers if api else {})
-        check(response, f"GET {path} as {who} ({response.status_code})")
+        where = f"GET {path} as {who} ({response.status_code})"
+        if endpoint in DOWNLOADS and response.status_code == 200:
+            check_download(response, where)
+            served_downloads += 1
+            continue
+        check(response, where)
         public = ("api.health", "api.health_ready", "api.openapi")
         if api and path not in ("/docs",) and who == "visitor" and endpoint not in public:
             assert response.status_code == 401, path
+    assert served_downloads == (len(DOWNLOADS) if who == "admin" else 0)
 
 
 def test_every_kind_of_error_carries_the_headers(make_app):
