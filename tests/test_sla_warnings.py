@@ -1,6 +1,8 @@
 """SLA warnings (SPEC "Priority and SLA"): at 80 % and at breach, once each per clock, a timeline
-event and mail to the right people; from `flask sla check` and from the loop that delivers the
-outbox; exactly once across two processes and a restart. Time moves by `now` arguments, not sleeps."""
+event and mail to the right people (those who must act, the technician or the admins, and, SPEC "Watchers,
+notifications", the incident's watchers: the reporter watches automatically); from `flask sla check`
+and from the loop that delivers the outbox; exactly once across two processes and a restart. Time
+moves by `now` arguments, not sleeps."""
 import logging
 import os
 import re
@@ -21,13 +23,13 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.auth.roles import Role
 from app.extensions import db
-from app.incidents import service, sla_recompute, sla_warnings
+from app.incidents import notifications, service, sla_recompute, sla_warnings, watchers
 from app.incidents.enums import EventKind, Priority
 from app.mail import sender
 from app.mail.delivery import drain
 from app.mail.enums import OutboxStatus
 from app.mail.sender import run_loop
-from app.models import Incident, IncidentEvent, OutboxMessage, utcnow
+from app.models import Incident, IncidentEvent, OutboxMessage, User, utcnow
 from tests import factories
 from tests.mail.smtp import SmtpServer, mail_app
 
@@ -60,6 +62,11 @@ def sla_mail(incident_id: int | None = None) -> list[OutboxMessage]:
 
 def recipients(rows: list[OutboxMessage]) -> list[str]:
     return sorted(row.recipient for row in rows)
+
+
+def emails(*users: User) -> list[str]:
+    """The addresses a notice should reach, sorted as `recipients` gives them."""
+    return sorted(user.email for user in users)
 
 
 @pytest.fixture
@@ -109,7 +116,7 @@ def test_a_late_check_writes_the_breach_alone(p2):
     assert sla_recompute.recompute(check_only=True).drifted == 0
 
 
-def test_a_notice_found_long_after_it_fell_due_is_recorded_without_mail(p2):
+def test_a_notice_found_long_after_it_fell_due_is_recorded_without_mail(people, p2, admins):
     """The first check after an upgrade or an import: old breaches go on the timeline, not in mail."""
     day = 24 * 60
     # The response breach fell due a day and a minute ago, the resolve breach 17 hours ago.
@@ -118,7 +125,8 @@ def test_a_notice_found_long_after_it_fell_due_is_recorded_without_mail(p2):
                                 .order_by(IncidentEvent.id)).all()
     assert [(e.changes["clock"], e.changes.get("mailed")) for e in events] == [("response", False), ("resolve", None)]
     mail = sla_mail(p2.id)
-    assert len(mail) == 2 and all("resolve" in m.subject for m in mail)  # two admins, the resolve breach only
+    # the resolve breach only: to the two admins and the reporter (watching)
+    assert recipients(mail) == emails(*admins, people["reporter"]) and all("resolve" in m.subject for m in mail)
     assert sla_recompute.recompute(check_only=True).drifted == 0
 
 
@@ -163,12 +171,14 @@ def test_a_reopen_continues_the_clock_and_does_not_warn_twice(people, p2):
 
 # ---- who is mailed ----------------------------------------------------------------------------
 
-def test_unassigned_the_warning_goes_to_every_active_admin(p2, admins):
+def test_unassigned_the_warning_goes_to_every_active_admin_and_the_watchers(people, p2, admins):
+    """Nobody assigned: the active admins act on it; the reporter hears of it as a watcher."""
     sla_warnings.check(at(48))
-    assert recipients(sla_mail(p2.id)) == sorted(admin.email for admin in admins)
+    assert recipients(sla_mail(p2.id)) == emails(*admins, people["reporter"])
 
 
-def test_assigned_the_warning_goes_to_the_technician_only(people, admins):
+def test_assigned_the_warning_goes_to_the_technician_not_the_admins(people, admins):
+    """Assigned: the technician acts on it (and watches); no admin is mailed; the reporter watches."""
     tech = people["tech"]
     incident = factories.make_incident(people["reporter"], severity="high", at=T0)
     service.assign_incident(actor=people["admin"], incident=incident, technician_id=tech.id, at=at(1))
@@ -177,12 +187,14 @@ def test_assigned_the_warning_goes_to_the_technician_only(people, admins):
     sla_warnings.check(at(384))
 
     rows = sla_mail(incident.id)
-    assert recipients(rows) == [tech.email]
-    assert rows[0].subject == f"[INC-{incident.id}] SLA warning: resolve due 2026-03-02 18:00 UTC: {incident.title}"
+    assert recipients(rows) == emails(tech, people["reporter"])
+    assert {row.subject for row in rows} == {
+        f"[INC-{incident.id}] SLA warning: resolve due 2026-03-02 18:00 UTC: {incident.title}"}
 
 
 def test_a_breach_mails_the_technician_and_every_admin_once_each(people, admins):
-    """The technician and every active admin (not the inactive one), one mail per address."""
+    """The technician and every active admin (not the inactive one), and the watchers (the reporter),
+    one mail per address."""
     tech = people["tech"]
     incident = factories.make_incident(people["reporter"], severity="high", at=T0)
     service.assign_incident(actor=people["admin"], incident=incident, technician_id=tech.id, at=at(1))
@@ -191,14 +203,28 @@ def test_a_breach_mails_the_technician_and_every_admin_once_each(people, admins)
     sla_warnings.check(at(481))  # the breach
 
     breach = [row for row in sla_mail(incident.id) if row.event == "sla_breached"]
-    assert recipients(breach) == sorted([tech.email] + [admin.email for admin in admins])
+    assert recipients(breach) == emails(tech, *admins, people["reporter"])
     assert {row.subject for row in breach} == {
         f"[INC-{incident.id}] SLA breached: resolve was due 2026-03-02 18:00 UTC: {incident.title}"}
 
 
-def test_an_unassigned_breach_mails_each_admin_once(p2, admins):
+def test_an_unassigned_breach_mails_each_admin_once(people, p2, admins):
     sla_warnings.check(at(61))
-    assert recipients(sla_mail(p2.id)) == sorted(admin.email for admin in admins)
+    assert recipients(sla_mail(p2.id)) == emails(*admins, people["reporter"])
+
+
+def test_the_watchers_hear_the_notices_unless_they_switched_sla_off(people, p2, admins):
+    """Anyone watching hears a notice as the reporter does (a technician who chose to watch); `sla`
+    switched off silences anyone, a watcher or one of the admins who must act (docs/notifications.md)."""
+    other = people["tech_other"]
+    watchers.watch(actor=other, incident=p2)
+    notifications.set_switches(user=people["reporter"], switches={"sla": False})
+    notifications.set_switches(user=admins[1], switches={"sla": False})
+
+    sla_warnings.check(at(48))
+    assert recipients(sla_mail(p2.id)) == emails(admins[0], other)
+    sla_warnings.check(at(60))
+    assert recipients([row for row in sla_mail(p2.id) if row.event == "sla_breached"]) == emails(admins[0], other)
 
 
 def test_mail_says_the_clock_the_due_time_and_the_time_left_or_overdue(p2):
@@ -235,30 +261,35 @@ def test_the_warning_arrives_over_smtp_well_formed(app, p2):
     server.start()
     try:
         with mail_app(app, server.port) as mailing:
-            incident_id = factories.make_incident(factories.make_user(Role.REPORTER), severity="critical",
+            reporter = factories.make_user(Role.REPORTER)
+            reporter_email = reporter.email
+            incident_id = factories.make_incident(reporter, severity="critical",
                                                   urgency="high", title="<b>Core</b> router", at=T0).id
             sla_warnings.check(at(13))  # P1: response 15 min, warned at 12
             assert drain().unreachable is None
-            # created: reporter + 2 admins, twice (p2 and this one); the warning: 2 admins
-            received = [m for m in server.inbox.wait_for(8) if "SLA warning" in m.mail["Subject"]]
+            # created: reporter + 2 admins, twice (p2 and this one); the warning: 2 admins + its reporter
+            received = [m for m in server.inbox.wait_for(9) if "SLA warning" in m.mail["Subject"]]
         assert mailing.config["MAIL_SERVER"] == "127.0.0.1"
     finally:
         server.stop()
-    assert sorted(m.rcpt_tos[0] for m in received) == ["admin@example.test", "admintwo@example.test"]
-    mail = received[0]
-    # a subject this long is folded onto a continuation line: unfolded, it keeps the fold's space
-    assert mail.mail["Subject"].strip() == (f"[INC-{incident_id}] SLA warning: response due 2026-03-02 10:15 UTC: "
-                                    "<b>Core</b> router")
-    assert "2 min from now" in mail.text and "2 min from now" in mail.html
-    assert "&lt;b&gt;Core&lt;/b&gt; router" in mail.html and "<b>Core</b>" not in mail.html
-    assert f'href="http://portal.test/ui/incidents/{incident_id}"' in mail.html
+    # the admins (nobody is assigned) and the reporter, who watches
+    assert sorted(m.rcpt_tos[0] for m in received) == sorted(["admin@example.test", "admintwo@example.test",
+                                                              reporter_email])
+    for mail in received:  # the admins' wording and the reporter's
+        # a subject this long is folded onto a continuation line: unfolded, it keeps the fold's space
+        assert mail.mail["Subject"].strip() == (f"[INC-{incident_id}] SLA warning: response due 2026-03-02 10:15 UTC: "
+                                                "<b>Core</b> router")
+        assert "2 min from now" in mail.text and "2 min from now" in mail.html
+        assert "&lt;b&gt;Core&lt;/b&gt; router" in mail.html and "<b>Core</b>" not in mail.html
+        assert f'href="http://portal.test/ui/incidents/{incident_id}"' in mail.html
 
 
 # ---- exactly once -----------------------------------------------------------------------------
 
 def due_incidents(people, count: int) -> list[int]:
     """`count` unassigned P2 incidents reported 2 hours ago: each owes a response breach and (not
-    yet) nothing else, so one pass writes exactly `count` events and 2 * count mails (two admins)."""
+    yet) nothing else, so one pass writes exactly `count` events and 3 * count mails (two admins and
+    the reporter, who watches)."""
     ago = utcnow() - timedelta(hours=2)
     return [factories.make_incident(people["reporter"], severity="high", at=ago).id for _ in range(count)]
 
@@ -281,12 +312,14 @@ def check_report(process: subprocess.Popen) -> tuple[int, int]:
     return visited, warnings + breaches
 
 
-def assert_each_notice_once(ids: list[int]) -> None:
+def assert_each_notice_once(ids: list[int], to: list[str]) -> None:
+    """Each incident's response breach on its timeline once, and its mail once to each address of `to`."""
     events = Counter((incident_id, kind, clock) for incident_id, kind, clock, _ in notices())
     assert sorted(events) == sorted((incident_id, "sla_breached", "response") for incident_id in ids)
     assert set(events.values()) == {1}
     mails = Counter((row.incident_id, row.event, row.recipient) for row in sla_mail())
-    assert len(mails) == 2 * len(ids) and set(mails.values()) == {1}
+    assert sorted(mails) == sorted((incident_id, "sla_breached", address) for incident_id in ids for address in to)
+    assert set(mails.values()) == {1}
 
 
 def wait_until_open(processes: list[subprocess.Popen], path: Path, timeout: float = 60) -> None:
@@ -317,7 +350,7 @@ def test_two_check_processes_at_once_write_each_notice_once(app, people, admins,
 
     assert [visited for visited, _ in reports] == [len(ids), len(ids)]
     assert sum(written for _, written in reports) == len(ids)
-    assert_each_notice_once(ids)
+    assert_each_notice_once(ids, to=emails(*admins, people["reporter"]))
 
 
 def test_two_background_loops_write_each_notice_once(app, people, admins):
@@ -351,7 +384,7 @@ def test_two_background_loops_write_each_notice_once(app, people, admins):
     for thread in threads:
         thread.join(30)
     assert errors == []
-    assert_each_notice_once(ids)
+    assert_each_notice_once(ids, to=emails(*admins, people["reporter"]))
 
 
 def test_a_restart_never_sends_a_warning_twice(app, people, admins):
@@ -368,7 +401,7 @@ def test_a_restart_never_sends_a_warning_twice(app, people, admins):
         db.engine.dispose()
     assert check_report(flask_command(app, "sla", "check")) == (0, 0)
 
-    assert_each_notice_once(ids)
+    assert_each_notice_once(ids, to=emails(*admins, people["reporter"]))
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == outbox_before
 
 
@@ -423,12 +456,14 @@ def test_the_loop_writes_the_warnings_and_delivers_their_mail(app, people, admin
     try:
         ids = due_incidents(people, 2)
         with mail_app(app, server.port, SLA_CHECK_SECONDS=30, OUTBOX_POLL_SECONDS=30) as mailing:
-            # creation mail (reporter + 2 admins) for 2 incidents, then 2 admins per breach
-            assert run_loop_until(mailing, lambda: len(server.inbox.messages) >= 10)
+            # creation mail (reporter + 2 admins) for 2 incidents, then 2 admins and the reporter per breach
+            assert run_loop_until(mailing, lambda: len(server.inbox.messages) >= 12)
     finally:
         server.stop()
-    assert sorted(m.mail["Subject"].strip().split(":")[0] for m in server.inbox.messages
-                  if "SLA" in m.mail["Subject"]) == sorted(f"[INC-{i}] SLA breached" for i in ids for _ in admins)
+    breaches = sorted((m.mail["Subject"].strip().split(":")[0], m.rcpt_tos[0]) for m in server.inbox.messages
+                      if "SLA" in m.mail["Subject"])
+    assert breaches == sorted((f"[INC-{i}] SLA breached", address)
+                              for i in ids for address in emails(*admins, people["reporter"]))
 
 
 def test_the_checks_go_on_while_the_mail_server_is_down(app, people, admins, loop_logs):
@@ -489,12 +524,13 @@ def test_an_incident_that_cannot_be_checked_holds_back_no_other(app, people, adm
 
 
 def test_without_a_mail_server_the_loop_still_writes_the_notices_and_keeps_the_mail(app, people, admins):
-    """No MAIL_SERVER: the timeline still gets its warnings; their mail waits in the outbox."""
+    """No MAIL_SERVER: the timeline still gets its warnings; their mail (2 admins and the reporter, each)
+    waits in the outbox."""
     due_incidents(people, 2)
     with mail_app(app, 0, MAIL_SERVER=None, SLA_CHECK_SECONDS=1, OUTBOX_POLL_SECONDS=1) as unset:
         assert run_loop_until(unset, lambda: len(notices()) >= 2)
     assert [kind for _, kind, _, _ in notices()] == ["sla_breached"] * 2
-    assert {row.status for row in sla_mail()} == {OutboxStatus.PENDING} and len(sla_mail()) == 4
+    assert {row.status for row in sla_mail()} == {OutboxStatus.PENDING} and len(sla_mail()) == 6
 
 
 def test_no_check_in_the_loop_when_switched_off(app, people, admins):
