@@ -69,7 +69,7 @@ FIELD_CASES = [  # (endpoint, body, the field the 422 names)
     ("comment", {"body": " \n\t "}, "body"),
     ("comment", {"body": LONG}, "body"),
     ("comment", {"body": ["a", "b"]}, "body"),
-    ("comment", {"body": "hi", "internal": True}, "internal"),
+    ("comment", {"body": "hi", "internal": "yes"}, "internal"),
     ("create user", {"username": "ok_name", "password": "long enough", "role": "reporter"}, "email"),
     ("create user", {"username": "ok_name", "password": "long enough", "role": "god",
                      "email": "a@b.test"}, "role"),

@@ -270,7 +270,7 @@ def test_comments_appear_in_the_timeline(client, people):
                            follow_redirects=True)
     page = html(response)
     assert ("success", f"Your comment was added to {incident.reference}.") in flashes(page)
-    assert "commented" in element_text(page, "timeline") and "Any news?\nThanks" in page
+    assert "commented" in element_text(page, "timeline") and "Any news?<br>\nThanks" in page
 
 
 def test_a_technician_not_on_the_incident_may_comment_on_it(client, people):
