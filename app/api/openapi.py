@@ -67,8 +67,9 @@ def _operation(op, resource, method: str, has_id: bool) -> dict:
     answer: dict = {"description": HTTPStatus(op.status).phrase}
     if op.status != 204:
         # Without a schema: any JSON object, or for another media type (a CSV) any text.
-        fallback = {"type": "object"} if op.media_type == "application/json" else {"type": "string"}
-        answer["content"] = {op.media_type: {"schema": op.returns or fallback}}
+        answer["content"] = {media_type: {"schema": op.returns or (
+            {"type": "object"} if media_type == "application/json" else {"type": "string"})}
+            for media_type in op.media_types}
     if op.headers:
         answer["headers"] = {name: {"description": text, "required": True, "schema": {"type": "string"}}
                              for name, text in op.headers.items()}

@@ -30,7 +30,12 @@ class Operation:
     errors: frozenset[int] = frozenset()
     roles: frozenset[Role] | None = None
     public: bool = False
-    media_type: str = "application/json"  # what a success answers (text/csv for the CSV downloads)
+    media_type: str | tuple[str, ...] = "application/json"  # what a success answers (text/csv for the CSVs;
+    # several for a download whose type is the file's)
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        return self.media_type if isinstance(self.media_type, tuple) else (self.media_type,)
 
     @property
     def error_statuses(self) -> list[int]:
@@ -52,7 +57,7 @@ def operation(summary: str, *, description: str = "", query: type[Schema] | None
               returns: type[Schema] | None = None,
               headers: dict[str, str] | None = None, errors: Iterable[int] = (),
               roles: Iterable[Role] | None = None, public: bool = False,
-              media_type: str = "application/json") -> Callable:
+              media_type: str | tuple[str, ...] = "application/json") -> Callable:
     """Declare a resource method: its inputs, its answer and who may call it."""
     spec = Operation(summary=summary, description=description, query=query, body=body, form=form, status=status,
                      returns=returns, headers=headers or {}, errors=frozenset(errors),

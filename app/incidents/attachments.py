@@ -56,6 +56,8 @@ OCTET_STREAM = "application/octet-stream"
 
 # Magic numbers of the types we name; the first four are the only ones ever shown inline.
 IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+# What a download answers with: the image's own type, else bytes to save.
+DOWNLOAD_TYPES = (OCTET_STREAM, *IMAGES)
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),

@@ -14,7 +14,7 @@ from app.api.schemas import Query, UserRefSchema, shared
 from app.exceptions import InvalidInput
 from app.incidents import attachments, queries
 
-TRUE, FALSE = ("true", "1", "on", "yes"), ("false", "0", "off", "no", "")
+TRUE, FALSE = ("true",), ("false", "")  # as the document says: a boolean, written true or false
 
 
 class AttachmentSchema(Schema):
@@ -61,6 +61,13 @@ def _internal_flag() -> bool:
     return value in TRUE
 
 
+def _refuse_unknown_fields() -> None:
+    """Like a JSON body, the form takes only what the document lists (UploadFormSchema): 422 otherwise."""
+    unknown = (set(request.form) - {"internal"}) | (set(request.files) - {"file"})
+    if unknown:
+        raise InvalidInput({name: ["Unknown field."] for name in sorted(unknown)})
+
+
 def _the_file():
     """The one file of the multipart body (400 when there is none; 413 past the limit)."""
     files = [upload for upload in request.files.getlist("file") if upload.filename]  # over the limit: 413
@@ -105,6 +112,7 @@ class IncidentAttachments(Resource):
             raise UnsupportedMediaType("Send the file as multipart/form-data, in the field `file`.")
         request.max_content_length = attachments.request_limit(files=1)
         upload = _the_file()
+        _refuse_unknown_fields()
         internal = _internal_flag()
         added = attachments.add_attachments(actor=actor, incident=incident, uploads=[upload], internal=internal)
         return shared(AttachmentSchema).dump(added[0]), 201
@@ -115,7 +123,7 @@ class AttachmentFile(Resource):
 
     tag = "incidents"
 
-    @operation("Download an attachment", query=DownloadQuerySchema, media_type="application/octet-stream",
+    @operation("Download an attachment", query=DownloadQuerySchema, media_type=attachments.DOWNLOAD_TYPES,
                description="The bytes, with `Content-Disposition: attachment` (`inline` for an image when "
                            "`inline=1`), `X-Content-Type-Options: nosniff` and `Content-Security-Policy: "
                            "sandbox`; Content-Type is the detected type for images, application/octet-stream "
