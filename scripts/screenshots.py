@@ -16,23 +16,23 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def main() -> int:
-    """Run the story once with a camera; print each file written."""
+def take(scene, viewport: dict) -> int:
+    """Play `scene(page, shoot)` once against a freshly seeded portal, with a camera; print each file written."""
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, LiveServer(seeded_app(Path(tmp) / "portal.db")) as server, \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(base_url=server.url, viewport=VIEWPORT)
+        page = browser.new_page(base_url=server.url, viewport=viewport)
 
         def shoot(name: str) -> None:
             path = OUT / f"{name}.png"
             page.screenshot(path=path, full_page=True)
             print(f"wrote {path.relative_to(OUT.parent.parent)}")
 
-        story.run(page, shoot)
+        scene(page, shoot)
         browser.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(take(story.run, VIEWPORT))
