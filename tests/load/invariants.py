@@ -20,6 +20,7 @@ class Figures:
     incidents: int
     events: Counter
     mails: int
+    comment_mails: int = 0
 
 
 def check(database_url: str, *, admins: int) -> Figures:
@@ -55,10 +56,16 @@ def _check(admins: int) -> Figures:
         assert incident.version == changes, f"{incident.reference}: version {incident.version}, {changes} changes"
         assert mails[(incident.id, "created_confirmation")] == 1, f"{incident.reference}: no confirmation mail"
         assert mails[(incident.id, "created")] == admins, f"{incident.reference}: admins' mail missing"
+        if incident.technician_id is None:
+            # Its only watcher is its reporter: one mail for each public comment somebody else wrote.
+            by_others = sum(1 for event in events[incident.id] if event.kind == EventKind.COMMENTED
+                            and not event.internal and event.actor_id != incident.reporter_id)
+            assert mails[(incident.id, "commented")] == by_others, f"{incident.reference}: comment mail"
     _check_tallies(incidents)
     return Figures(incidents=len(incidents),
                    events=Counter(event.kind.value for rows in events.values() for event in rows),
-                   mails=sum(mails.values()))
+                   mails=sum(mails.values()),
+                   comment_mails=sum(n for (_, event), n in mails.items() if event == "commented"))
 
 
 def _check_tallies(incidents: list[Incident]) -> None:
