@@ -58,28 +58,17 @@ def _back(incident_id: int):
 @login_required
 def watch_incident(incident_id: int):
     """Watch the incident yourself."""
-    incident = queries.get_incident(actor=current_user, incident_id=incident_id)
-    try:
-        watchers.watch(actor=current_user, incident=incident)
-    except DomainError as exc:
-        flash_refusal(exc)
-    else:
-        flash(f"You are watching {incident.reference}: you will get mail about it.", "success")
-    return _back(incident_id)
+    return _change(incident_id, lambda incident: watchers.watch(actor=current_user, incident=incident),
+                   "You are watching {ref}: you will get mail about it.")
 
 
 @bp.post("/ui/incidents/<id:incident_id>/unwatch")
 @login_required
 def unwatch_incident(incident_id: int):
     """Stop watching the incident yourself."""
-    incident = queries.get_incident(actor=current_user, incident_id=incident_id)
-    try:
-        watchers.unwatch(actor=current_user, incident=incident, user_id=current_user.id)
-    except DomainError as exc:
-        flash_refusal(exc)
-    else:
-        flash(f"You stopped watching {incident.reference}.", "success")
-    return _back(incident_id)
+    return _change(incident_id, lambda incident: watchers.unwatch(actor=current_user, incident=incident,
+                                                                   user_id=current_user.id),
+                   "You stopped watching {ref}.")
 
 
 @bp.post("/ui/incidents/<id:incident_id>/watchers")
@@ -108,11 +97,18 @@ def add_watcher(incident_id: int):
 @login_required
 def remove_watcher(incident_id: int, user_id: int):
     """An admin (or the watcher themselves) removes a watcher."""
+    return _change(incident_id, lambda incident: watchers.unwatch(actor=current_user, incident=incident,
+                                                                   user_id=user_id),
+                   "Removed the watcher from {ref}.")
+
+
+def _change(incident_id: int, call, done: str):
+    """Load or 404, make the one service call, flash its outcome, back to the watchers card."""
     incident = queries.get_incident(actor=current_user, incident_id=incident_id)
     try:
-        watchers.unwatch(actor=current_user, incident=incident, user_id=user_id)
+        call(incident)
     except DomainError as exc:
         flash_refusal(exc)
     else:
-        flash(f"Removed the watcher from {incident.reference}.", "success")
+        flash(done.format(ref=incident.reference), "success")
     return _back(incident_id)
