@@ -390,11 +390,12 @@ def test_the_dashboard_body_is_reused_until_a_commit(client, people):
 def test_each_user_has_their_own_dashboard(app, people):
     """The admin's cached body is never shown to a reporter, and the other way round."""
     factories.make_incident(people["reporter_other"], title="Someone else's")
+    clients = {username: app.test_client() for username in ("admin", "reporter")}
+    for username, client in clients.items():  # a sign-in commits, which would end every kept body
+        login(client, username)
     pages = {}
     for username in ("admin", "reporter", "admin", "reporter"):
-        client = app.test_client()
-        login(client, username)
-        pages.setdefault(username, []).append(body(get(client, "/")[0]))
+        pages.setdefault(username, []).append(body(get(clients[username], "/")[0]))
     assert "Unassigned — to triage" in pages["admin"][1] and "Someone else&#39;s" in pages["admin"][1]
     assert "Unassigned — to triage" not in pages["reporter"][1] and "Someone else" not in pages["reporter"][1]
     assert pages["admin"][0] == pages["admin"][1] and pages["reporter"][0] == pages["reporter"][1]

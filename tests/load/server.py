@@ -61,6 +61,9 @@ class Gunicorn:
             "RATELIMIT_STORAGE_URI": "memory://",
             "TRUSTED_PROXIES": "0",
             "GUNICORN_LOGLEVEL": "info",
+            # These tests are about losing nothing, not about latency: on a shared CI machine a
+            # writer once waited past the 5 s default for the lock and was (correctly) told 503.
+            "WRITE_LOCK_TIMEOUT_SECONDS": "30",
         }
         self.process: subprocess.Popen | None = None
 
