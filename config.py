@@ -61,6 +61,31 @@ class Config:
     # The in-process sender; deployments that run `flask outbox worker` apart switch it off.
     OUTBOX_BACKGROUND_SENDER = _bool("OUTBOX_BACKGROUND_SENDER", True)
 
+    # Inbound mail (app/mail/inbound; SPEC "Inbound mail"): `flask mail receive` reads one message on
+    # stdin; `flask mail poll` and, when IMAP_HOST is set, the background loop every IMAP_POLL_SECONDS
+    # read IMAP_FOLDER and move what they handled to IMAP_DONE_FOLDER. IMAP_SECURITY is "tls"
+    # (IMAP4_SSL, port 993) or "starttls" (port 143); IMAP_CA_FILE trusts a private CA (a self-signed
+    # test server). Messages larger than INBOUND_MAX_BYTES are logged and skipped.
+    IMAP_HOST = os.environ.get("IMAP_HOST", "").strip() or None
+    IMAP_SECURITY = (os.environ.get("IMAP_SECURITY", "").strip().lower() or "tls")
+    IMAP_PORT = _int("IMAP_PORT", 143 if IMAP_SECURITY == "starttls" else 993)
+    IMAP_USER = os.environ.get("IMAP_USER") or None
+    IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD") or None
+    IMAP_FOLDER = os.environ.get("IMAP_FOLDER", "").strip() or "INBOX"
+    IMAP_DONE_FOLDER = os.environ.get("IMAP_DONE_FOLDER", "").strip() or "Processed"
+    IMAP_POLL_SECONDS = _int("IMAP_POLL_SECONDS", 60)
+    IMAP_CA_FILE = os.environ.get("IMAP_CA_FILE", "").strip() or None
+    IMAP_TIMEOUT_SECONDS = _int("IMAP_TIMEOUT_SECONDS", 30)
+    INBOUND_MAX_BYTES = _int("INBOUND_MAX_BYTES", 25 * 1024 * 1024)
+
+    # Outgoing webhooks (app/webhooks; SPEC "Outgoing webhooks"): each POST waits at most
+    # WEBHOOK_TIMEOUT_SECONDS; endpoints on loopback, private, link-local or metadata addresses are
+    # refused unless WEBHOOK_ALLOW_PRIVATE (tests, trusted networks); the background loop looks for
+    # due deliveries every WEBHOOK_POLL_SECONDS (and at once after a commit that queued some).
+    WEBHOOK_TIMEOUT_SECONDS = _float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")
+    WEBHOOK_POLL_SECONDS = _int("WEBHOOK_POLL_SECONDS", 5)
+
     # Where mail links point. Unset: this machine, on the port `flask run` serves (FLASK_RUN_PORT,
     # which `make run PORT=...` sets), so links follow a portal moved off 5000.
     APP_BASE_URL = (os.environ.get("APP_BASE_URL")

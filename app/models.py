@@ -15,7 +15,7 @@ from app.auth.usernames import username_key
 from app.extensions import db
 from app.incidents import references
 from app.incidents.enums import Category, EventKind, Priority, Severity, SlaCalendar, Status, Urgency
-from app.mail.enums import OutboxStatus
+from app.mail.enums import InboundOutcome, OutboxStatus, WebhookStatus
 
 # The id columns are INTEGER: 32 bits on PostgreSQL, where a wider id is "integer out of range"
 # (a 500). Routes, filters and cursors refuse anything larger before it reaches SQL.
@@ -231,6 +231,8 @@ class IncidentEvent(db.Model):
     # A staff-only note (or an internal attachment's event): never shown to reporters, never mailed
     # to them, not a response for the SLA clocks.
     internal: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # How the change reached the portal when not through the web or the API: "email" (app/mail/inbound).
+    via: Mapped[str | None] = mapped_column(String(10))
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 
@@ -338,3 +340,78 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class InboundMessage(db.Model):
+    """One inbound mail the portal has read (app/mail/inbound), whatever became of it: the record
+    that makes a second copy of the same Message-ID a duplicate, and the log admins read."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the Message-ID as written (or of the raw bytes when there is none): unique, so two
+    # pollers racing on one message cannot both handle it.
+    message_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    outcome: Mapped[InboundOutcome] = mapped_column(_enum(InboundOutcome))
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("incident_events.id"))
+    # An unknown sender is told why at most once a day: this row's mail was that reply.
+    replied: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_inbound_messages_sender", "sender", "received_at"),)
+
+
+class WebhookEndpoint(db.Model):
+    """Where an admin wants incident events POSTed (app/webhooks). The signing secrets are kept
+    encrypted with a key derived from SECRET_KEY (they must be read to sign, so they cannot be
+    hashed); the previous secret keeps signing beside the new one until `previous_secret_until`."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when deliveries start failing, cleared by a success: 24 h of it disables the endpoint.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One event for one endpoint, written in the same transaction as the change (an outbox row),
+    then POSTed in the background with retries. `payload` is the JSON body, fixed when queued;
+    `webhook_id` is the `webhook-id` header, the same on every attempt and replay of this row."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[WebhookStatus] = mapped_column(_enum(WebhookStatus), default=WebhookStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"))

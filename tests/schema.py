@@ -7,7 +7,8 @@ from app.database import include_in_autogenerate
 from app.extensions import db
 
 # Every table a request could change (snapshots compare them; the migrations must build them).
-TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages", "incident_watchers", "attachments")
+TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages", "incident_watchers", "attachments",
+          "inbound_messages", "webhook_endpoints", "webhook_deliveries")
 
 
 def differences_from_the_models() -> list:

@@ -19,8 +19,10 @@ LAYERS = {
               "app.incidents.clocks", "app.incidents.priority"],
     "domain": ["app.incidents", "app.auth.service", "app.auth.recovery", "app.auth.credentials",
                "app.auth.throttle", "app.auth.two_factor",
-               "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup"],
-    "interface": ["app.web", "app.api", "app.auth", "app.mail.views", "app.mail.cli", "app.cli", "app.sla_cli",
+               "app.mail.outbox", "app.mail.delivery", "app.mail.sender", "app.backup",
+               "app.mail.inbound", "app.webhooks"],
+    "interface": ["app.web", "app.api", "app.auth", "app.mail.views", "app.mail.cli", "app.mail.inbound_cli",
+                  "app.webhooks.cli", "app.cli", "app.sla_cli",
                   "app.errors", "app.urls", "app.caching", "app.security", "app.proxies", "seed"],
     "factory": ["app"],
 }

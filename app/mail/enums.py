@@ -1,4 +1,5 @@
-"""Where an outbox message stands on its way to the SMTP server."""
+"""Where an outbox message stands on its way to the SMTP server; what became of an inbound mail;
+where a webhook delivery stands."""
 from enum import StrEnum
 
 
@@ -6,4 +7,25 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    FAILED = "failed"
+
+
+class InboundOutcome(StrEnum):
+    """What became of one inbound mail (app/mail/inbound): the `inbound_messages` row's outcome."""
+
+    CREATED = "created"                # a new incident
+    COMMENTED = "commented"            # a comment on the incident it answers
+    DUPLICATE = "duplicate"            # its Message-ID was handled before: nothing done again
+    LOOP = "loop"                      # Auto-Submitted, Precedence bulk/list/junk, or our own address
+    UNKNOWN_SENDER = "unknown_sender"  # no active user has the From address
+    REFUSED = "refused"                # the sender may not comment on the incident it names
+    MALFORMED = "malformed"            # no usable From, unparseable, or over the size limit
+
+
+class WebhookStatus(StrEnum):
+    """Where one webhook delivery stands (app/webhooks): like the mail outbox's rows."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
     FAILED = "failed"
