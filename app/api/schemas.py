@@ -212,6 +212,9 @@ class EventSchema(Schema):
     internal = fields.Boolean(required=True, metadata={
         "description": "An internal note (or a file attached as internal): staff only, never shown to the "
                        "reporter; it does not count as the response."})
+    via = fields.String(required=True, allow_none=True, metadata={
+        "description": "How the change came in when not through the web or the API: \"email\" (a reply or a "
+                       "new incident by mail); null otherwise.", "enum": ["email", None]})
 
 
 class EventListSchema(Schema):

@@ -3,7 +3,7 @@
 Each public function: check the lifecycle, change the incident, append timeline events,
 write outbox mail, commit once. Refusals raise `app.exceptions` errors and change nothing.
 """
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,12 +31,17 @@ from app.incidents.validation import validate_details, validate_note
 from app.models import Incident, IncidentEvent, User, utcnow
 
 UNSET: Any = object()
+# A caller's own writes, done inside a use case's transaction with what it made.
+AlsoWrite = Callable[[Incident, IncidentEvent], None]
 
 
 def create_incident(*, actor: User, title: str, description: str, severity=None, urgency=None, category=None,
-                    uploads: Sequence[attachments.Upload] = (), at: datetime | None = None) -> Incident:
+                    uploads: Sequence[attachments.Upload] = (), at: datetime | None = None,
+                    via: str | None = None, then: AlsoWrite | None = None) -> Incident:
     """Report a new incident, with any files attached; the reporter is the actor, the priority follows
-    from severity and urgency. The files are stored before the transaction, their rows commit with it."""
+    from severity and urgency. The files are stored before the transaction, their rows commit with it.
+    `via` names the channel on the event ("email"); `then(incident, event)` writes the caller's own
+    rows in the same transaction (the inbound mail's record)."""
     if not may_create(actor):
         raise PermissionDenied("You may not report incidents.")
     fields = {"title": title, "description": description}
@@ -54,10 +59,12 @@ def create_incident(*, actor: User, title: str, description: str, severity=None,
             db.session.add(incident)
             db.session.flush()
             tallies.move([], tallies.snapshot(incident))
-            record_event(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN)
+            event = record_event(incident, actor, EventKind.CREATED, now, to_status=Status.OPEN, via=via)
             attachments.record(actor=actor, incident=incident, staged=staged, internal=False, now=now)
             watchers.add_automatically(incident, actor)
             notifications.incident_created(incident)
+            if then is not None:
+                then(incident, event)
     except BaseException:
         attachments.discard(staged)
         raise
@@ -170,13 +177,14 @@ def take_incident(*, actor: User, incident: Incident, expected_version: int | No
 
 
 def add_comment(*, actor: User, incident: Incident, body: str, internal: bool = False,
-                uploads: Sequence[attachments.Upload] = (), at: datetime | None = None) -> IncidentEvent:
+                uploads: Sequence[attachments.Upload] = (), at: datetime | None = None,
+                via: str | None = None, then: AlsoWrite | None = None) -> IncidentEvent:
     """Append a comment (or, from staff, an internal note) to the timeline, with any files attached.
 
     The files are stored before the transaction (and swept if it fails); their rows and events
     commit with the comment. The incident's version is untouched, unless it was on hold waiting on
     its reporter and the reporter wrote: then it resumes, in the same transaction. Watchers hear of
-    public comments only."""
+    public comments only. `via` and `then` as for create_incident."""
     _authorize(actor, Action.COMMENT, incident)
     if internal and not may_write_internal(actor):
         raise PermissionDenied("Only technicians and admins may write internal notes.")
@@ -184,7 +192,7 @@ def add_comment(*, actor: User, incident: Incident, body: str, internal: bool = 
     staged = attachments.stage(incident=incident, uploads=uploads)
     with write_transaction():
         now = at or utcnow()
-        event = record_event(incident, actor, EventKind.COMMENTED, now, body=text, internal=internal)
+        event = record_event(incident, actor, EventKind.COMMENTED, now, body=text, internal=internal, via=via)
         attachments.record(actor=actor, incident=incident, staged=staged, internal=internal, now=now,
                            event=event)
         if not internal and resumes_on_comment(actor, incident):
@@ -199,6 +207,8 @@ def add_comment(*, actor: User, incident: Incident, body: str, internal: bool = 
         if not internal:
             notifications.comment_added(incident, event)
         sla.refresh(incident)
+        if then is not None:
+            then(incident, event)
     return event
 
 

@@ -77,21 +77,24 @@ def timed(client, people, record_property, label: str, runs: int = RUNS) -> int:
 
 
 def test_no_sender_without_a_mail_server_or_when_switched_off(app):
-    """No MAIL_SERVER (mail is only logged) and no SLA checks, or OUTBOX_BACKGROUND_SENDER off: no
-    thread at all. No MAIL_SERVER with SLA checks on: a thread that only checks
+    """No MAIL_SERVER (mail is only logged), no SLA checks, no webhook polling and no IMAP, or
+    OUTBOX_BACKGROUND_SENDER off: no thread at all. Any one of those chores on: a thread
     (tests/test_sla_warnings.py)."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    assert "outbox_sender" not in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, SLA_CHECK_SECONDS=0,
+    idle = {"SLA_CHECK_SECONDS": 0, "WEBHOOK_POLL_SECONDS": 0, "IMAP_HOST": None}
+    assert "outbox_sender" not in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, **idle,
                                              OUTBOX_BACKGROUND_SENDER=True).extensions
-    assert "outbox_sender" in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, SLA_CHECK_SECONDS=30,
-                                         OUTBOX_BACKGROUND_SENDER=True).extensions
+    for chore in ({"SLA_CHECK_SECONDS": 30}, {"WEBHOOK_POLL_SECONDS": 5}, {"IMAP_HOST": "imap.example.test"}):
+        assert "outbox_sender" in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, **{**idle, **chore},
+                                             OUTBOX_BACKGROUND_SENDER=True).extensions, chore
     assert "outbox_sender" not in create_app("testing", SQLALCHEMY_DATABASE_URI=uri, MAIL_SERVER="127.0.0.1",
                                              OUTBOX_BACKGROUND_SENDER=False).extensions
 
 
 def test_without_a_mail_server_committed_mail_is_logged_and_kept(app, people, mail_logs, statuses):
     """MAIL_SERVER unset: no sender; each message a request commits is logged (INFO) and waits."""
-    with mail_app(app, 0, MAIL_SERVER=None, OUTBOX_BACKGROUND_SENDER=True, SLA_CHECK_SECONDS=0) as unset:
+    with mail_app(app, 0, MAIL_SERVER=None, OUTBOX_BACKGROUND_SENDER=True, SLA_CHECK_SECONDS=0,
+                  WEBHOOK_POLL_SECONDS=0) as unset:
         response = unset.test_client().post("/incidents/", headers=basic("reporter"),
                                             json={"title": "No mail server", "description": "Kept."})
         assert response.status_code == 201
