@@ -18,6 +18,14 @@ from app.api.resources.sla_policies import SlaPolicy, SlaPolicyList
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
 from app.api.resources.watchers import IncidentWatcher, IncidentWatchers
+from app.api.resources.webhooks import (
+    Webhook,
+    WebhookDeliveries,
+    WebhookDeliveryReplay,
+    WebhookList,
+    WebhookSecretRotation,
+)
+from app.api.webhook_schemas import register_payloads
 
 
 class ProblemApi(Api):
@@ -57,9 +65,18 @@ api.add_resource(ReportSummary, "/reports/summary", endpoint="report_summary")
 api.add_resource(ReportSummaryCsv, "/reports/summary.csv", endpoint="report_summary_csv")
 api.add_resource(ReportDaily, "/reports/daily", endpoint="report_daily")
 api.add_resource(ReportDailyCsv, "/reports/daily.csv", endpoint="report_daily_csv")
+api.add_resource(WebhookList, "/webhooks/", endpoint="webhooks")
+api.add_resource(Webhook, "/webhooks/<id:endpoint_id>", endpoint="webhook")
+api.add_resource(WebhookSecretRotation, "/webhooks/<id:endpoint_id>/rotate-secret", endpoint="webhook_rotate_secret")
+api.add_resource(WebhookDeliveries, "/webhooks/<id:endpoint_id>/deliveries", endpoint="webhook_deliveries")
+api.add_resource(WebhookDeliveryReplay, "/webhooks/deliveries/<id:delivery_id>/replay", endpoint="webhook_replay")
 api.add_resource(Health, "/health", endpoint="health")
 api.add_resource(Ready, "/health/ready", endpoint="health_ready")
 api.add_resource(OpenApiDocument, "/openapi.json", endpoint="openapi")
+
+# A webhook delivery carries the incident and the event as this API shows them; the domain writes
+# the payload in the change's transaction but never imports the API, so the API lends it the two.
+register_payloads()
 
 
 def path_prefixes(app: Flask) -> tuple[str, ...]:

@@ -14,4 +14,5 @@ from app.web import (  # noqa: E402,F401  (views register on bp)
     text,
     users,
     watchers,
+    webhooks,
 )
