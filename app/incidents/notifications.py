@@ -32,6 +32,7 @@ from app.incidents.enums import Clock, EventKind, SlaCalendar
 from app.incidents.lifecycle import can_see
 from app.incidents.references import incident_url
 from app.models import Incident, IncidentEvent, OutboxMessage, User
+from app.webhooks import events as webhooks
 
 
 class Category(StrEnum):
@@ -111,12 +112,14 @@ def incident_created(incident: Incident) -> None:
     _queue(incident, Mail.CREATED_CONFIRMATION, incident.reporter, queued)
     for admin in _active_admins():
         _queue(incident, Mail.CREATED, admin, queued)
+    webhooks.queue(webhooks.CREATED, incident)
 
 
 def incident_assigned(incident: Incident, event: IncidentEvent, *, previous_technician: User | None) -> None:
     """Assigned or reassigned: the watchers, the new technician among them (the service made them one)."""
     mail = Mail.REASSIGNED if previous_technician else Mail.ASSIGNED
     _notify(incident, mail, event=event, previous_technician=previous_technician)
+    webhooks.queue(webhooks.ASSIGNED, incident, event)
 
 
 def incident_unassigned(incident: Incident, event: IncidentEvent, *, previous_technician: User) -> None:
@@ -127,6 +130,7 @@ def incident_unassigned(incident: Incident, event: IncidentEvent, *, previous_te
 def status_changed(incident: Incident, event: IncidentEvent) -> None:
     """A move (start, on hold, resumed, resolved, closed, reopened): the watchers."""
     _notify(incident, MOVES[EventKind(event.kind)], event=event)
+    webhooks.queue(webhooks.STATUS_CHANGED, incident, event)
 
 
 def comment_added(incident: Incident, event: IncidentEvent) -> None:
@@ -134,6 +138,7 @@ def comment_added(incident: Incident, event: IncidentEvent) -> None:
     if event.internal:
         return
     _notify(incident, Mail.COMMENTED, event=event)
+    webhooks.queue(webhooks.COMMENTED, incident, event)
 
 
 def sla_warning(incident: Incident, *, clock: Clock, due_at: datetime, seconds_left: int) -> None:
@@ -148,6 +153,7 @@ def sla_breached(incident: Incident, *, clock: Clock, due_at: datetime, seconds_
     """A clock ran out: its technician, if any, every active admin, and the watchers."""
     first = [incident.technician, *_active_admins()]
     _notify(incident, Mail.SLA_BREACHED, also=first, **_sla_context(incident, clock, due_at, seconds_left))
+    webhooks.queue(webhooks.SLA_BREACHED, incident)
 
 
 # ---- each user's switches ---------------------------------------------------------------------
