@@ -159,7 +159,8 @@ _ORIGINAL = re.compile(r"^\s*-{2,}\s*(original message|ursprüngliche nachricht|
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 # "On Mon, 1 Jan 2024 at 10:00, Ann <ann@example.com> wrote:" (Thunderbird, Gmail, Apple Mail) and
 # its German, French and Spanish forms; Gmail wraps a long one over two lines.
-_ATTRIBUTION = re.compile(r"^\s*(on|am|le|el)\s.*(wrote|schrieb|a écrit|escribió)\s*:\s*$", re.IGNORECASE | re.DOTALL)
+_ATTRIBUTION = re.compile(r"^\s*(on|am|le|el)\s.*\b(wrote|schrieb|a écrit|escribió)\b[^\n]{0,80}:\s*$",
+                          re.IGNORECASE | re.DOTALL)
 _HEADER_FROM = re.compile(r"^\s*\*?(from|von|de)\s*:", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"^\s*\*?(sent|date|gesendet|datum|envoyé|to|an|à|subject|betreff|objet|cc)\s*:",
                           re.IGNORECASE)
