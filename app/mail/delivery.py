@@ -6,14 +6,13 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 
 import flask_mail
 from flask import current_app
 
 from app.exceptions import Unavailable
 from app.extensions import db
-from app.incidents.references import reference
+from app.incidents import references
 from app.mail import outbox
 from app.mail.enums import OutboxStatus
 from app.mail.outbox import Envelope
@@ -121,7 +120,9 @@ def _record_failure(envelope: Envelope, worker: str, error: str, result: DrainRe
 
 def build_message(envelope: Envelope) -> flask_mail.Message:
     """The MIME message for a row: text and HTML parts, and a Message-ID that stays the same on
-    every retry so a receiver (or a person) can tell a repeat from a new mail."""
+    every retry so a receiver (or a person) can tell a repeat from a new mail. Mail about an
+    incident also names the incident's thread root in In-Reply-To and References, so a mail client
+    shows one thread per incident and a reply finds its incident without the subject."""
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     message = flask_mail.Message(
         subject=envelope.subject,
@@ -132,7 +133,7 @@ def build_message(envelope: Envelope) -> flask_mail.Message:
         extra_headers={
             "Auto-Submitted": "auto-generated",  # RFC 3834: out-of-office robots must not reply
             "X-Outbox-Id": str(envelope.id),
-            **({"X-Incident": reference(envelope.incident_id)} if envelope.incident_id else {}),
+            **(_thread_headers(envelope.incident_id) if envelope.incident_id else {}),
         },
     )
     message.msgId = message_id_for(envelope)
@@ -140,9 +141,19 @@ def build_message(envelope: Envelope) -> flask_mail.Message:
 
 
 def message_id_for(envelope: Envelope) -> str:
-    """`<outbox.<id>.<created>@<sender domain>>`: unique per row, identical across retries."""
-    domain = parseaddr(str(current_app.config["MAIL_DEFAULT_SENDER"]))[1].rpartition("@")[2] or "localhost"
-    return f"<outbox.{envelope.id}.{envelope.created_at:%Y%m%d%H%M%S}@{domain}>"
+    """Unique per row and identical across retries: `<incident-<id>.outbox-<row>.<created>@<domain>>`
+    for mail about an incident (inbound mail reads the incident back from it), else
+    `<outbox.<row>.<created>@<domain>>`."""
+    if envelope.incident_id:
+        return references.message_id(envelope.incident_id,
+                                     f"outbox-{envelope.id}.{envelope.created_at:%Y%m%d%H%M%S}")
+    return f"<outbox.{envelope.id}.{envelope.created_at:%Y%m%d%H%M%S}@{references.mail_domain()}>"
+
+
+def _thread_headers(incident_id: int) -> dict[str, str]:
+    """The incident's reference, and its thread root as the mail this one answers."""
+    root = references.thread_root(incident_id)
+    return {"X-Incident": references.reference(incident_id), "In-Reply-To": root, "References": root}
 
 
 def describe(exc: BaseException) -> str:
