@@ -25,6 +25,13 @@ DELIVERY_FIELDS = {"id", "endpoint_id", "incident_id", "event_type", "webhook_id
 
 
 @pytest.fixture
+def app(app):
+    """The app as deployed by default: internal addresses refused (the package's conftest allows them)."""
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+    return app
+
+
+@pytest.fixture
 def admin(people):
     """An admin's Authorization header."""
     return bearer(people["admin"])
