@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth.decorators import role_required
 from app.auth.roles import Role
@@ -33,7 +34,8 @@ class WebhookForm(FlaskForm):
     url = StringField("URL", validators=[InputRequired("Enter the URL to POST to."), Length(max=guard.URL_MAX)],
                       description="http or https; no user name or password in it.",
                       render_kw={"autocomplete": "off", "spellcheck": "false", "inputmode": "url"})
-    events = SelectMultipleField("Events", choices=EVENT_CHOICES)
+    events = SelectMultipleField("Events", choices=EVENT_CHOICES, widget=ListWidget(prefix_label=False),
+                                 option_widget=CheckboxInput())
     description = TextAreaField("Description", validators=[Length(max=endpoints.DESCRIPTION_MAX)],
                                 description="Who owns the receiver and what it is for.", render_kw={"rows": 2})
     active = BooleanField("Active (send events)", default=True)
