@@ -1,6 +1,8 @@
 """`flask mail receive` as an MTA runs it: its own process, the message on stdin. Exit 0 for every
 handled outcome (an MTA must not bounce what we chose to drop), 75 (EX_TEMPFAIL) with one line on
 stderr when the database cannot take the message, so the MTA delivers it again later."""
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import select
 
 from app.database import POSTGRES_WRITE_LOCK
@@ -69,3 +71,15 @@ def test_a_busy_database_is_a_temporary_failure(app, people, mail_receive):
     assert "Not handled, try again later: The database is busy" in result.stderr.decode()
     db.session.rollback()
     assert db.session.scalar(select(Incident)) is None
+
+
+def test_processes_racing_on_one_message_handle_it_once(people, mail_receive, inbound_rows):
+    raw = messages.with_files("reporter@example.test", "Raced", "Sent to two pipes at once.", [("a.log", b"x")])
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _n: mail_receive(raw), range(3)))
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    outcomes = sorted(r.stdout.decode().split(" ")[0].rstrip(":") for r in results)
+    assert outcomes == ["created", "duplicate", "duplicate"]
+    db.session.rollback()
+    assert len(list(db.session.scalars(select(Incident)))) == 1
+    assert [row.outcome for row in inbound_rows()] == [InboundOutcome.CREATED]

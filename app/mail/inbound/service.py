@@ -198,6 +198,8 @@ def _comment(mail: ParsedMail, actor: User, incident_id: int, now: datetime) -> 
         event = _with_files(call, files, notes)
     except (_AlreadyHandled, IntegrityError):
         return Handled(InboundOutcome.DUPLICATE, detail="handled by another process at the same time")
+    except Unavailable:
+        raise
     except DomainError as exc:  # the incident changed under us: refused, like the check above
         return _record(mail, InboundOutcome.REFUSED, now, incident_id=incident_id, detail=exc.message)
     return Handled(InboundOutcome.COMMENTED, incident_id=incident_id, event_id=event.id, detail=_detail(notes))
@@ -220,6 +222,8 @@ def _create(mail: ParsedMail, actor: User, now: datetime) -> Handled:
         incident = _with_files(call, files, notes)
     except (_AlreadyHandled, IntegrityError):
         return Handled(InboundOutcome.DUPLICATE, detail="handled by another process at the same time")
+    except Unavailable:
+        raise
     except DomainError as exc:
         return _record(mail, InboundOutcome.REFUSED, now, detail=exc.message)
     return Handled(InboundOutcome.CREATED, incident_id=incident.id, event_id=made.get("event"),
@@ -231,7 +235,7 @@ def _with_files(call, files: list, notes: list[str]):
     reached meanwhile), make it without them, saying so: a mail is never lost over an attachment."""
     try:
         return call([_MailUpload(f.filename, io.BytesIO(f.content)) for f in files])
-    except (_AlreadyHandled, IntegrityError):
+    except (_AlreadyHandled, IntegrityError, Unavailable):
         raise
     except DomainError as exc:
         if not files:
