@@ -381,3 +381,30 @@ def test_a_literal_url_is_kept_as_sent_and_every_event_name_is_known(client, adm
     for name in ("incident.created", "incident.assigned", "incident.status_changed", "incident.commented",
                  "incident.sla_breached", "*"):
         assert create(client, admin, events=[name])["events"] == [name]
+
+
+def test_end_to_end_a_real_receiver_verifies_and_the_log_says_so(client, people, admin, receiver, drain):
+    """Through the API only: the secret from the 201 verifies the delivery at a real receiver
+    (standardwebhooks), the log shows it delivered with code and duration, a replay sends the same
+    webhook-id again; after a rotation both secrets verify."""
+    client.application.config["WEBHOOK_ALLOW_PRIVATE"] = True  # the receiver is on loopback
+    made = create(client, admin, url=receiver.url, events=["incident.created"])
+    receiver.trust(made["secret"])
+    incident_id = report_incident(client, people)
+    drain()
+
+    [got] = receiver.received
+    assert got.verified_by == [made["secret"]] and got.json["data"]["incident"]["id"] == incident_id
+    [item] = client.get(f"/webhooks/{made['id']}/deliveries", headers=admin).get_json()["items"]
+    assert (item["status"], item["attempts"], item["last_status_code"], item["webhook_id"]) == (
+        "delivered", 1, 200, got.headers["webhook-id"])
+    assert isinstance(item["last_duration_ms"], int) and item["delivered_at"]
+
+    rotated = client.post(f"/webhooks/{made['id']}/rotate-secret", headers=admin).get_json()
+    receiver.trust(rotated["secret"])
+    assert client.post(f"/webhooks/deliveries/{item['id']}/replay", headers=admin).status_code == 200
+    drain()
+    again = receiver.received[1]
+    assert again.headers["webhook-id"] == got.headers["webhook-id"] and again.body == got.body
+    assert sorted(again.verified_by) == sorted([made["secret"], rotated["secret"]])
+    assert len(again.headers["webhook-signature"].split(" ")) == 2
