@@ -32,6 +32,22 @@ def dovecot() -> Iterator[Dovecot]:
     server.stop()
 
 
+@pytest.fixture
+def own_dovecot() -> Iterator[Callable[..., Dovecot]]:
+    """Starts a private dovecot for one test (its own settings, or its own login penalties: after a
+    refused password dovecot slows that address's next logins by seconds)."""
+    started: list[Dovecot] = []
+
+    def start(**settings) -> Dovecot:
+        """The running server."""
+        started.append(Dovecot(**settings).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 class Mailbox:
     """A test's own IMAP account, read and written the way a mail client does (imaplib over TLS)."""
 
@@ -153,8 +169,8 @@ def counts() -> Callable[[], tuple[int, int]]:
 
 @pytest.fixture
 def poll_process(app) -> Callable[..., subprocess.Popen]:
-    """Start `flask mail poll` as its own process, as cron would: this test's database and mailbox;
-    keyword arguments add (or override) environment variables."""
+    """Start `flask mail poll` as its own process, as cron would (or another `flask` command, as the
+    worker): this test's database and mailbox; keyword arguments add (or override) environment variables."""
     config = app.config
     env = {
         **os.environ,
@@ -169,9 +185,9 @@ def poll_process(app) -> Callable[..., subprocess.Popen]:
                                              "IMAP_TIMEOUT_SECONDS")},
     }
 
-    def start(**settings: str) -> subprocess.Popen:
-        """The running `flask mail poll`, its output piped."""
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run.py", "mail", "poll"],
+    def start(*command: str, **settings: str) -> subprocess.Popen:
+        """The running `flask mail poll` (or `flask <command>`), its output piped."""
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run.py", *(command or ("mail", "poll"))],
                                 cwd=PROJECT_ROOT, env={**env, **settings}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 

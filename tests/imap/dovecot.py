@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+IMAP_SERVICE = "/usr/lib/dovecot/imap"  # dovecot-imapd's part (dovecot-core alone serves no IMAP)
 START_TIMEOUT_SECONDS = 15
 
 
@@ -50,8 +51,9 @@ class Dovecot:
     (e.g. without MOVE, to drive a client's COPY + EXPUNGE fallback)."""
 
     def __init__(self, *, capabilities: str | None = None) -> None:
-        if not os.path.exists(DOVECOT):
-            raise DovecotMissing("dovecot is not installed: run `scripts/ensure-dovecot` (Debian's dovecot-imapd)")
+        if not (os.path.exists(DOVECOT) and os.path.exists(IMAP_SERVICE)):
+            raise DovecotMissing("dovecot's IMAP server is not installed: run `make dovecot` "
+                                 "(or `sudo apt-get install -y dovecot-imapd`) and retry")
         self.root = Path(tempfile.mkdtemp(prefix="portal-imap-"))
         self.host = "127.0.0.1"
         self.imap_port = free_port()  # plain IMAP; login only after STARTTLS
@@ -153,6 +155,7 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
 auth_verbose = yes
+auth_failure_delay = 0  # a refused login answers at once (the tests try some)
 mail_location = maildir:~/Maildir
 namespace inbox {{
   inbox = yes
