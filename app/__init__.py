@@ -79,10 +79,12 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from app import cli, sla_cli
     from app.mail import inbound_cli
+    from app.webhooks import cli as webhooks_cli
 
     cli.init_app(app)
     sla_cli.init_app(app)
     inbound_cli.init_app(app)
+    webhooks_cli.init_app(app)
 
 
 def register_background_work(app: Flask) -> None:

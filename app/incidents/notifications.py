@@ -125,6 +125,7 @@ def incident_assigned(incident: Incident, event: IncidentEvent, *, previous_tech
 def incident_unassigned(incident: Incident, event: IncidentEvent, *, previous_technician: User) -> None:
     """Back in the queue without a technician (a handover): the watchers."""
     _notify(incident, Mail.UNASSIGNED, event=event, previous_technician=previous_technician)
+    webhooks.queue(webhooks.STATUS_CHANGED, incident, event)  # back to open: a status change to receivers
 
 
 def status_changed(incident: Incident, event: IncidentEvent) -> None:

@@ -137,3 +137,20 @@ def test_unknown_event_type_is_a_programming_error(reporter):
     incident = factories.make_incident(reporter)
     with pytest.raises(ValueError):
         events.queue("incident.deleted", incident)
+
+
+def test_a_handover_back_to_the_queue_is_a_status_change(make_endpoint, receiver, drain, reporter, admin, tech):
+    """A technician deactivated with their incidents put back to `open`: receivers hear
+    incident.status_changed (assigned -> open), as they would of any other move."""
+    from app.auth import service as accounts
+
+    incident = factories.make_incident(reporter)
+    service.assign_incident(actor=admin, incident=incident, technician_id=tech.id)
+    make_endpoint([events.STATUS_CHANGED])
+    accounts.update_user(user=tech, active=False, actor=admin, unassign=True)
+    drain()
+    [request] = receiver.received
+    event = request.json["data"]["event"]
+    assert request.json["type"] == events.STATUS_CHANGED
+    assert (event["from_status"], event["to_status"]) == ("assigned", "open")
+    assert request.json["data"]["incident"]["technician"] is None
