@@ -2,6 +2,7 @@
 becomes incidents and comments, each message handled once, then moved to the done folder."""
 import hashlib
 import re
+import threading
 from email.message import EmailMessage
 
 import pytest
@@ -257,3 +258,37 @@ def test_a_message_from_our_own_address_is_a_loop(app, people, mailbox, make_mai
     mailbox.append(make_mail(f"Incident Portal <{SENDER}>", "[INC-1] Created"))
     assert dict(imap.poll().outcomes) == {InboundOutcome.LOOP: 1}
     assert incidents() == []
+
+
+def test_two_pollers_at_once_handle_each_message_once(app, people, mailbox, make_mail, counts):
+    """Two loops reading one mailbox at the same time (the single box's two gunicorn processes):
+    a message both read is made once (the other sees a DUPLICATE), both moves are harmless; a
+    later pass finds the inbox empty."""
+    messages = [make_mail("reporter@example.test", f"Race {n}") for n in range(12)]
+    mailbox_ids = [m["Message-ID"] for m in messages]
+    mailbox.append(*messages)
+    results, errors = [], []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                results.append(imap.poll())
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert errors == [] and len(results) == 2
+    assert sum(r.outcomes[InboundOutcome.CREATED] for r in results) == 12
+    assert counts() == (12, 12)
+    assert sorted(i.title for i in incidents()) == sorted(f"Race {n}" for n in range(12))
+    assert all(r.failed == 0 for r in results)
+    assert mailbox.count("INBOX") == 0
+    # Both may have moved one message: dovecot's MOVE copies first, so the loser's copy can land
+    # in the done folder before it learns the message is gone (EXPUNGEISSUED). Only an archive copy.
+    assert set(mailbox.message_ids(DONE)) == set(mailbox_ids)
+    assert imap.poll().found == 0

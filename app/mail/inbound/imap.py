@@ -41,6 +41,7 @@ class PollResult:
     too_large: int = 0
     failed: int = 0  # left in the folder after an error; read again at the next poll
     moved: int = 0
+    gone: int = 0  # taken by another poller meanwhile (it handles and moves them)
     stopped: bool = False  # `stop` was set before every message was read
 
     def summary(self) -> str:
@@ -48,6 +49,7 @@ class PollResult:
         outcomes = ", ".join(f"{outcome} {self.outcomes[outcome]}" for outcome in InboundOutcome
                              if self.outcomes[outcome]) or "none handled"
         extra = "".join([f"; {self.too_large} too large (skipped, moved)" if self.too_large else "",
+                         f"; {self.gone} taken by another poller" if self.gone else "",
                          f"; {self.failed} failed (left in the folder)" if self.failed else "",
                          "; stopped early" if self.stopped else ""])
         return f"{self.found} message(s): {outcomes}{extra}; {self.moved} moved"
@@ -81,20 +83,31 @@ def _handle(mailbox: "_Mailbox", uid: bytes, result: PollResult) -> None:
     limit = current_app.config["INBOUND_MAX_BYTES"]
     try:
         size = mailbox.size(uid)
-        if size is None:
-            return  # gone since the search (another poller moved it)
+        if size is None:  # moved since the search, by another poller
+            result.gone += 1
+            return
         if size > limit:
             # Recorded from its header block alone (MALFORMED, "too large"): never downloaded.
-            handled = service.receive(mailbox.fetch_headers(uid), declared_size=size)
+            headers = mailbox.fetch_headers(uid)
+            if headers is None:
+                result.gone += 1
+                return
+            handled = service.receive(headers, declared_size=size)
             result.too_large += 1
             log.warning("IMAP message UID %s is %s bytes, over INBOUND_MAX_BYTES (%s): not downloaded, "
                         "recorded as %s and moved to %s", uid.decode(), size, limit, handled.outcome.value,
                         mailbox.done_folder)
         else:
-            handled = service.receive(mailbox.fetch(uid))
+            raw = mailbox.fetch(uid)
+            if raw is None:
+                result.gone += 1
+                return
+            handled = service.receive(raw)
         result.outcomes[handled.outcome] += 1
-        mailbox.move(uid)
-        result.moved += 1
+        if mailbox.move(uid):
+            result.moved += 1
+        else:
+            result.gone += 1
     except Unavailable:
         result.failed += 1
         raise
@@ -199,28 +212,31 @@ class _Mailbox:
                                          for m in [_SIZE.search(item)] if m), None)
         return int(match.group(1)) if match else None
 
-    def fetch(self, uid: bytes) -> bytes:
-        """The whole message as sent (PEEK: a message left behind stays unread for people)."""
+    def fetch(self, uid: bytes) -> bytes | None:
+        """The whole message as sent (PEEK: a message left behind stays unread for people); None
+        when another session expunged it meanwhile."""
         return self._literal(uid, "BODY.PEEK[]")
 
-    def fetch_headers(self, uid: bytes) -> bytes:
-        """The message's header block only."""
+    def fetch_headers(self, uid: bytes) -> bytes | None:
+        """The message's header block only; None when it is gone."""
         return self._literal(uid, "BODY.PEEK[HEADER]")
 
-    def move(self, uid: bytes) -> None:
-        """Into the done folder: MOVE when the server has it, else COPY, flag \\Deleted, expunge."""
+    def move(self, uid: bytes) -> bool:
+        """Into the done folder: MOVE when the server has it, else COPY, flag \\Deleted, expunge.
+        False when another poller moved it first (the server says it no longer exists)."""
         self._ensure_done_folder()
         connection = self._connection
         target = _quote(self.done_folder)
         if "MOVE" in self._capabilities:
-            self._expect_ok(connection.uid("MOVE", uid, target), "move")
-            return
-        self._expect_ok(connection.uid("COPY", uid, target), "copy")
+            return self._expect_ok(connection.uid("MOVE", uid, target), "move")
+        if not self._expect_ok(connection.uid("COPY", uid, target), "copy"):
+            return False
         self._expect_ok(connection.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "flag")
         if "UIDPLUS" in self._capabilities:  # expunge this message only
             self._expect_ok(connection.uid("EXPUNGE", uid), "expunge")
         else:
             self._expect_ok(connection.expunge(), "expunge")
+        return True
 
     def _ensure_done_folder(self) -> None:
         if self._done_ready:
@@ -235,17 +251,22 @@ class _Mailbox:
             log.info("IMAP folder %s created on %s", self.done_folder, self.address)
         self._done_ready = True
 
-    def _literal(self, uid: bytes, item: str) -> bytes:
+    def _literal(self, uid: bytes, item: str) -> bytes | None:
         status, data = self._connection.uid("FETCH", uid, f"({item})")
-        for part in data if status == "OK" else []:
-            if isinstance(part, tuple):
-                return part[1]
-        raise imaplib.IMAP4.error(f"UID {uid.decode()} not fetched: {_reason(data)}")
-
-    def _expect_ok(self, answer: tuple[str, list], action: str) -> None:
-        status, data = answer
         if status != "OK":
-            raise imaplib.IMAP4.error(f"{action} to {self.done_folder!r} refused: {_reason(data)}")
+            raise imaplib.IMAP4.error(f"UID {uid.decode()} not fetched: {_reason(data)}")
+        # No literal: the message is gone (no answer, or NIL for one expunged by another session).
+        return next((part[1] for part in data if isinstance(part, tuple)), None)
+
+    def _expect_ok(self, answer: tuple[str, list], action: str) -> bool:
+        """True when done; False when the message no longer exists (RFC 5530 EXPUNGEISSUED or
+        NONEXISTENT: another session expunged it); an error for any other refusal."""
+        status, data = answer
+        if status == "OK":
+            return True
+        if re.match(r"\[(EXPUNGEISSUED|NONEXISTENT)\]", _reason(data)):
+            return False
+        raise imaplib.IMAP4.error(f"{action} to {self.done_folder!r} refused: {_reason(data)}")
 
 
 def _quote(name: str) -> str:
