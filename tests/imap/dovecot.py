@@ -6,6 +6,7 @@ dovecot setup is read or changed, so two pytest-xdist workers can each run one.
 As root, the master stays root (it must bind and drop privileges) and the mail is owned by the
 `dovecot` account (dovecot refuses to serve mail as uid 0). As anyone else, every process runs as
 that user, which dovecot allows when the login and internal users are that user too."""
+import fcntl
 import grp
 import os
 import pwd
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 IMAP_SERVICE = "/usr/lib/dovecot/imap"  # dovecot-imapd's part (dovecot-core alone serves no IMAP)
 START_TIMEOUT_SECONDS = 15
@@ -27,6 +29,26 @@ START_TIMEOUT_SECONDS = 15
 
 class DovecotMissing(RuntimeError):
     """dovecot is not installed: the IMAP tests cannot run (and must not pass)."""
+
+
+def installed() -> bool:
+    """Whether dovecot and its IMAP service are on this machine."""
+    return os.path.exists(DOVECOT) and os.access(IMAP_SERVICE, os.X_OK)
+
+
+def ensure_installed() -> None:
+    """Install Debian's dovecot-imapd when missing (as root, like `make dovecot`), else fail loudly.
+    Two xdist workers may both find it missing: a file lock lets one install while the other waits."""
+    if installed():
+        return
+    with open(Path(tempfile.gettempdir()) / "portal-dovecot-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed():
+            return
+        result = subprocess.run([str(PROJECT_ROOT / "scripts" / "ensure-debian-package"), IMAP_SERVICE,
+                                 "dovecot-imapd", "the IMAP tests (tests/imap)"], capture_output=True, text=True)
+    if result.returncode != 0 or not installed():
+        raise DovecotMissing(result.stderr.strip() or "dovecot-imapd did not install")
 
 
 def free_port() -> int:
@@ -51,9 +73,7 @@ class Dovecot:
     (e.g. without MOVE, to drive a client's COPY + EXPUNGE fallback)."""
 
     def __init__(self, *, capabilities: str | None = None) -> None:
-        if not (os.path.exists(DOVECOT) and os.path.exists(IMAP_SERVICE)):
-            raise DovecotMissing("dovecot's IMAP server is not installed: run `make dovecot` "
-                                 "(or `sudo apt-get install -y dovecot-imapd`) and retry")
+        ensure_installed()
         self.root = Path(tempfile.mkdtemp(prefix="portal-imap-"))
         self.host = "127.0.0.1"
         self.imap_port = free_port()  # plain IMAP; login only after STARTTLS
