@@ -169,6 +169,8 @@ class _Mailbox:
             if security == "tls":
                 return imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
             connection = imaplib.IMAP4(host, port, timeout=timeout)
+        except ssl.SSLError as exc:  # reached, but no TLS we accept (e.g. a certificate not trusted)
+            raise MailboxUnavailable(f"IMAP server {self.address}: TLS failed: {_reason(exc)}") from exc
         except (imaplib.IMAP4.error, OSError) as exc:
             raise MailboxUnavailable(f"IMAP server {self.address} unreachable ({security}): {_reason(exc)}") from exc
         try:
