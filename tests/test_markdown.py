@@ -111,9 +111,12 @@ def test_the_sanitizer_alone_holds_for_raw_html(payload):
     assert problems_in(sanitize(payload)) == []
 
 
-def test_hostile_input_renders_in_bounded_time():
+def test_hostile_input_renders_in_linear_time():
     """10,000 characters of the worst shapes (deep quotes and lists, unclosed brackets and emphasis,
-    long runs of markup) each render well under a second: no pathological backtracking."""
+    long runs of markup): four times the text takes about four times as long (runs of emphasis
+    about eight here), never the sixteen of quadratic backtracking. A ratio measured in one moment,
+    so a busy machine does not fail it; a shape too fast to measure (under 50 ms for the whole
+    text) passes as it is."""
     shapes = {
         "quotes": ">" * TEXT_MAX, "lists": "".join("  " * i + "- x\n" for i in range(400)),
         "quote-lists": "> - " * (TEXT_MAX // 4), "ordered": "1. " * (TEXT_MAX // 3),
@@ -125,12 +128,18 @@ def test_hostile_input_renders_in_bounded_time():
         "refs": "[a]: http://x.example\n" * 450 + "[a] " * 100,
     }
     for name, text in shapes.items():
-        times = []
-        for _ in range(3):  # the best of three: a busy machine's pauses are not the renderer's
-            started = time.perf_counter()
-            render.__wrapped__(text[:TEXT_MAX])  # past the cache: the real work
-            times.append(time.perf_counter() - started)
-        assert min(times) < 0.75, (name, times)  # the slowest shape takes about 0.15 s here
+        quarter, whole = _best_of_three(text[:TEXT_MAX // 4]), _best_of_three(text[:TEXT_MAX])
+        assert whole < 0.05 or whole < 12 * quarter, (name, quarter, whole)  # linear: ~4; quadratic: ~16
+
+
+def _best_of_three(text: str) -> float:
+    """Seconds to render `text` past the cache, the best of three (a pause is not the renderer's)."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        render.__wrapped__(text)
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 # ---- the corpus through the page and the mail -----------------------------------------------

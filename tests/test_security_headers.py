@@ -11,7 +11,9 @@ from app.auth.service import issue_token
 from app.extensions import db
 from app.incidents import attachments
 from app.incidents.enums import Status
-from app.models import OutboxMessage
+from app.models import OutboxMessage, WebhookDelivery
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks import events as webhook_events
 from tests import factories
 from tests.api_helpers import bearer
 from tests.attachment_helpers import PNG
@@ -20,7 +22,8 @@ from tests.web_helpers import incident_in, login
 # A value for every kind of URL argument the app has; a route with a new one fails until it is added.
 ARGUMENTS = {"filename": {"static": "css/app.css", "bootstrap.static": "css/bootstrap.min.css"},
              "incident_id": "{incident}", "user_id": "{user}", "token_id": "{token}", "message_id": "{message}",
-             "token": "not-a-reset-link", "priority": "P1", "attachment_id": "{attachment}"}
+             "token": "not-a-reset-link", "priority": "P1", "attachment_id": "{attachment}",
+             "endpoint_id": "{webhook}", "delivery_id": "{delivery}"}
 # A file's bytes come with a sandbox for a policy instead of the pages' one (SPEC, Attachments).
 DOWNLOADS = {"api.attachment", "web.download_attachment", "web.preview_attachment"}
 
@@ -75,8 +78,13 @@ def values(people):
     token, _ = issue_token(user=people["admin"])
     upload = SimpleNamespace(filename="screen.png", stream=io.BytesIO(PNG))
     attachment = attachments.add_attachments(actor=people["reporter"], incident=incident, uploads=[upload])[0]
+    endpoint, _secret = webhook_endpoints.create_endpoint(actor=people["admin"], url="https://hooks.example.com/h",
+                                                          events=["*"])
+    webhook_events.queue(webhook_events.CREATED, incident)
+    db.session.commit()
     return {"incident": incident.id, "user": people["reporter"].id, "token": token.id,
-            "message": db.session.query(OutboxMessage.id).first()[0], "attachment": attachment.id}
+            "message": db.session.query(OutboxMessage.id).first()[0], "attachment": attachment.id,
+            "webhook": endpoint.id, "delivery": db.session.query(WebhookDelivery.id).first()[0]}
 
 
 @pytest.mark.parametrize("who", ["visitor", "admin"])

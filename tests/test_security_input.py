@@ -228,6 +228,8 @@ FORM_TEXT_FIELDS = [
                                 "role": "reporter", "password": "long enough"}, CONTROL_MESSAGE),
     ("new user email", "/ui/users/", {"username": "newbie", "name": "New", "email": "new{bad}@example.test",
                                       "role": "reporter", "password": "long enough"}, "Must be a valid email address."),
+    ("webhook description", "/ui/admin/webhooks/", {"new-url": "https://hooks.example.com/x", "new-events": "*",
+                                                    "new-description": "{bad}"}, CONTROL_MESSAGE),
 ]
 
 

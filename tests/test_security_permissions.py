@@ -29,8 +29,10 @@ from app.extensions import db
 from app.incidents import attachments, watchers
 from app.incidents.enums import Status
 from app.incidents.lifecycle import Action, Decision, can_see, decide, move_for
-from app.mail.enums import OutboxStatus
-from app.models import Incident, IncidentWatcher, OutboxMessage, User
+from app.mail.enums import OutboxStatus, WebhookStatus
+from app.models import Incident, IncidentWatcher, OutboxMessage, User, WebhookDelivery
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks import events as webhook_events
 from tests import factories, postgres
 from tests.attachment_helpers import PNG
 from tests.web_helpers import login
@@ -248,6 +250,9 @@ NEW_USER = {"username": "newbie{n}", "password": "long enough", "role": "reporte
             "email": "newbie{n}@example.test"}
 NOT_SIGNED_IN = {ANONYMOUS: 200, DEACTIVATED: 200}
 SLA_POLICY = {"response_minutes": 100, "resolve_minutes": 900, "calendar": "business"}
+WEBHOOK_FORM = {"new-url": "https://hooks.example.com/new{n}", "new-events": "*", "new-active": "y"}
+WEBHOOK_EDIT = {"edit-url": "https://hooks.example.com/edit{n}", "edit-events": "*", "edit-active": "y"}
+NEW_WEBHOOK = {"url": "https://hooks.example.com/api{n}", "events": ["*"]}
 
 GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     # The portal
@@ -348,6 +353,33 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.sla_policies", "GET"): GatedCall(ADMIN_ONLY, "/sla-policies/"),
     ("api.sla_policy", "GET"): GatedCall(ADMIN_ONLY, "/sla-policies/P1"),
     ("api.sla_policy", "PUT"): GatedCall(ADMIN_ONLY, "/sla-policies/P4", SLA_POLICY, reads_only=False),
+    # Webhooks: admins only, pages and API alike ({webhook}: a fresh endpoint; {finished_delivery}: one of its
+    # deliveries, delivered, so a replay may requeue it).
+    ("web.webhooks", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/"),
+    ("web.webhooks", "POST"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/", WEBHOOK_FORM, ok=201, reads_only=False),
+    ("web.edit_webhook", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/edit"),
+    ("web.edit_webhook", "POST"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/edit", WEBHOOK_EDIT, ok=302,
+                                            reads_only=False),
+    ("web.delete_webhook", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/delete"),
+    ("web.delete_webhook", "POST"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/delete", {}, ok=302,
+                                              reads_only=False),
+    ("web.rotate_webhook_secret", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/rotate"),
+    ("web.rotate_webhook_secret", "POST"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/rotate", {}, ok=200,
+                                                     reads_only=False),
+    ("web.webhook_deliveries", "GET"): GatedCall(ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/deliveries"),
+    ("web.replay_webhook_delivery", "POST"): GatedCall(
+        ADMIN_ONLY, "/ui/admin/webhooks/{webhook}/deliveries/{finished_delivery}/replay", {}, ok=302, reads_only=False),
+    ("api.webhooks", "GET"): GatedCall(ADMIN_ONLY, "/webhooks/"),
+    ("api.webhooks", "POST"): GatedCall(ADMIN_ONLY, "/webhooks/", NEW_WEBHOOK, ok=201, reads_only=False),
+    ("api.webhook", "GET"): GatedCall(ADMIN_ONLY, "/webhooks/{webhook}"),
+    ("api.webhook", "PATCH"): GatedCall(ADMIN_ONLY, "/webhooks/{webhook}", {"description": "Renamed {n}"},
+                                        reads_only=False),
+    ("api.webhook", "DELETE"): GatedCall(ADMIN_ONLY, "/webhooks/{webhook}", ok=204, reads_only=False),
+    ("api.webhook_rotate_secret", "POST"): GatedCall(ADMIN_ONLY, "/webhooks/{webhook}/rotate-secret",
+                                                     reads_only=False),
+    ("api.webhook_deliveries", "GET"): GatedCall(ADMIN_ONLY, "/webhooks/{webhook}/deliveries"),
+    ("api.webhook_replay", "POST"): GatedCall(ADMIN_ONLY, "/webhooks/deliveries/{finished_delivery}/replay",
+                                              reads_only=False),
 }
 
 
@@ -529,7 +561,20 @@ class World:
             "token": token.id,
             "failed_mail": self.failed_mail(),
             "tech_c": self.ids["tech_c"],
+            **self.webhook(n),
         }
+
+    def webhook(self, n: int) -> dict[str, int]:
+        """A fresh endpoint and one finished delivery of it. It listens for SLA breaches only, which
+        these cases never cause, so the endpoints piling up here add no rows to anyone's change."""
+        endpoint, _secret = webhook_endpoints.create_endpoint(
+            actor=self.person(ADMIN), url=f"https://hooks.example.com/{n}", events=[webhook_events.SLA_BREACHED])
+        with write_transaction():
+            delivery = WebhookDelivery(endpoint_id=endpoint.id, event_type=webhook_events.SLA_BREACHED,
+                                       webhook_id=webhook_events.new_webhook_id(), payload="{}",
+                                       status=WebhookStatus.DELIVERED, attempts=1)
+            db.session.add(delivery)
+        return {"webhook": endpoint.id, "finished_delivery": delivery.id}
 
     def failed_mail(self) -> int:
         """A mail that gave up, for the outbox's retry buttons."""
@@ -574,6 +619,10 @@ FINGERPRINT = {
                        "ORDER BY status",
     "sla_policies": "SELECT priority, response_minutes, resolve_minutes, calendar, updated_at FROM sla_policies "
                     "ORDER BY priority",
+    "webhook_endpoints": "SELECT id, url, description, active, secret_encrypted, previous_secret_until "
+                         "FROM webhook_endpoints ORDER BY id",
+    "webhook_deliveries": "SELECT status, count(*), max(id), sum(attempts) FROM webhook_deliveries GROUP BY status "
+                          "ORDER BY status",
 }
 
 

@@ -12,6 +12,7 @@ from app.auth.roles import Role
 from app.database import write_transaction
 from app.exceptions import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed
 from app.extensions import db
+from app.incidents.validation import clean_text
 from app.mail.enums import WebhookStatus
 from app.models import User, WebhookDelivery, WebhookEndpoint, utcnow
 from app.webhooks import events as webhook_events
@@ -205,10 +206,13 @@ def _description(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput.field("description", "Must be text.")
-    value = value.strip()
-    if len(value) > DESCRIPTION_MAX:
-        raise InvalidInput.field("description", f"At most {DESCRIPTION_MAX} characters.")
-    return value
+    if not value.strip():
+        return ""
+    errors: dict[str, list[str]] = {}
+    text = clean_text(value, field="description", max_length=DESCRIPTION_MAX, errors=errors)
+    if errors:  # too long, or control characters (a NUL would be a 500 on PostgreSQL)
+        raise InvalidInput(errors)
+    return text
 
 
 def _active(value: Any) -> bool:
