@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := run.py
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint pytest test-pg image image-tar chromium wrk db seed clean help
+.PHONY: run test lint pytest test-pg image image-tar chromium wrk dovecot db seed clean help
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,14 +38,20 @@ chromium:  ## Make sure Debian's Chromium is installed for the browser tests
 wrk:  ## Make sure Debian's wrk is installed for the load tests and make bench
 	@scripts/ensure-debian-package /usr/bin/wrk wrk "the load tests and make bench"
 
+dovecot:  ## Make sure Debian's dovecot-imapd is installed for the IMAP tests (tests/imap)
+	@scripts/ensure-debian-package /usr/lib/dovecot/imap dovecot-imapd "the IMAP tests (tests/imap)"
+
 lint: $(VENV)/.dev-installed  ## ruff
 	$(BIN)/ruff check .
 
-pytest: $(VENV)/.dev-installed chromium wrk  ## The pytest suite on SQLite
-	$(BIN)/python -m pytest
+# pytest-xdist workers: three on two cores, since many tests wait on a browser, a server or a child process.
+PYTEST_WORKERS ?= 3
 
-test-pg: $(VENV)/.dev-installed chromium wrk  ## The same suite on a throwaway PostgreSQL (installed when missing)
-	PYTHON=$(BIN)/python scripts/pg-test
+pytest: $(VENV)/.dev-installed chromium wrk dovecot  ## The pytest suite on SQLite (PYTEST_WORKERS=3 in parallel)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+test-pg: $(VENV)/.dev-installed chromium wrk dovecot  ## The same suite on a throwaway PostgreSQL (installed when missing)
+	PYTHON=$(BIN)/python scripts/pg-test -n $(PYTEST_WORKERS)
 
 test: lint pytest test-pg  ## Everything CI runs: lint, the suite on SQLite, then on PostgreSQL
 

@@ -59,7 +59,11 @@ class Server:
     """The PostgreSQL databases of one test run: a migrated template and the test database."""
 
     def __init__(self, url: str):
+        # Each pytest-xdist worker ("gw0", "gw1", ...) has databases of its own beside the others'.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self.url_object = make_url(url)
+        if worker:
+            self.url_object = self.url_object.set(database=f"{self.url_object.database}_{worker}")
         self.name = self.url_object.database
         self.template = f"{self.name}_template"
         self._admin = create_engine(self.url_object.set(database="postgres"), isolation_level="AUTOCOMMIT")

@@ -449,7 +449,8 @@ def test_every_portal_form_refuses_forged_csrf_tokens(make_app):
         upload = SimpleNamespace(filename="notes.txt", stream=io.BytesIO(b"kept\n"))
         attachment = attachments.add_attachments(actor=admin, incident=incident, uploads=[upload])[0]
         values = {"incident_id": incident.id, "user_id": technician.id, "token_id": 1, "message_id": 1,
-                  "token": "not-a-reset-link", "priority": "P1", "attachment_id": attachment.id}
+                  "token": "not-a-reset-link", "priority": "P1", "attachment_id": attachment.id,
+                  "endpoint_id": 1, "delivery_id": 1}
         factories.make_user(Role.REPORTER, username="tokenowner")
         paths = [re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule)
                  for rule in _portal_posts(app)]
