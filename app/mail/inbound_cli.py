@@ -1,6 +1,9 @@
 """`flask mail ...`: inbound mail from the command line. `flask mail receive` reads one message on
-stdin, for an MTA's pipe transport (Postfix `pipe`, an `.forward` or procmail `| flask mail receive`)."""
+stdin, for an MTA's pipe transport (Postfix `pipe`, an `.forward` or procmail `| flask mail receive`);
+`flask mail poll` reads the IMAP mailbox once (cron, or by hand; the worker's loop polls by itself)."""
+import signal
 import sys
+import threading
 
 import click
 from flask import Flask, current_app
@@ -8,6 +11,7 @@ from flask.cli import AppGroup
 
 from app.cli import refusals_as_messages
 from app.exceptions import Unavailable
+from app.mail.inbound.imap import poll
 from app.mail.inbound.service import receive
 
 # sysexits.h: a temporary failure; an MTA keeps the message queued and tries again later.
@@ -33,6 +37,29 @@ def receive_command() -> None:
         sys.exit(EX_TEMPFAIL)
     where = f" INC-{handled.incident_id}" if handled.incident_id else ""
     click.echo(f"{handled.outcome.value}{where}" + (f": {handled.detail}" if handled.detail else ""))
+
+
+@mail_group.command("poll")
+def poll_command() -> None:
+    """Read the IMAP mailbox once: every message in IMAP_FOLDER handled, then moved to
+    IMAP_DONE_FOLDER. Exit 1 with the reason when the mailbox cannot be read (IMAP_HOST unset,
+    server unreachable, certificate or login refused) or a message could not be handled (it stays
+    in the folder for the next poll). SIGTERM or Ctrl-C ends it after the current message."""
+    if not current_app.config["IMAP_HOST"]:
+        raise click.ClickException("IMAP_HOST is not set: there is no mailbox to read (see docs/mail.md).")
+    stop = threading.Event()
+    # The handlers only note the request: the current message is finished and moved first.
+    previous = {signum: signal.signal(signum, lambda received, frame: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = poll(stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(f"IMAP {current_app.config['IMAP_FOLDER']}: {result.summary()}")
+    if result.failed:
+        raise click.ClickException(f"{result.failed} message(s) could not be handled and stay in "
+                                   f"{current_app.config['IMAP_FOLDER']}; the log says why.")
 
 
 def _read_stdin(limit: int) -> tuple[bytes, int]:
