@@ -14,7 +14,7 @@ from app.exceptions import Unavailable
 from app.extensions import db
 from app.incidents import references
 from app.mail import outbox
-from app.mail.enums import OutboxStatus
+from app.mail.enums import INBOUND_REFUSED_EVENT, OutboxStatus
 from app.mail.outbox import Envelope
 from app.models import utcnow
 
@@ -131,7 +131,8 @@ def build_message(envelope: Envelope) -> flask_mail.Message:
         html=envelope.body_html,
         sender=sender,
         extra_headers={
-            "Auto-Submitted": "auto-generated",  # RFC 3834: out-of-office robots must not reply
+            # RFC 3834: out-of-office robots must not reply; an answer to a mail says it is one.
+            "Auto-Submitted": "auto-replied" if envelope.event == INBOUND_REFUSED_EVENT else "auto-generated",
             "X-Outbox-Id": str(envelope.id),
             **(_thread_headers(envelope.incident_id) if envelope.incident_id else {}),
         },

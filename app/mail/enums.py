@@ -29,3 +29,8 @@ class WebhookStatus(StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+# The outbox `event` of the answer to an unknown sender's mail (app/mail/inbound/service.py): a reply
+# to a mail, so it goes out as RFC 3834 "auto-replied" rather than "auto-generated".
+INBOUND_REFUSED_EVENT = "inbound_refused"

@@ -36,6 +36,7 @@ class Envelope:
     body_text: str
     body_html: str
     created_at: datetime
+    event: str = ""
 
 
 def backoff_for(attempts: int) -> timedelta:
@@ -85,7 +86,7 @@ def read_claimed(*, message_id: int, worker: str) -> Envelope | None:
     row = db.session.execute(
         select(OutboxMessage.id, OutboxMessage.incident_id, OutboxMessage.recipient,
                OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html,
-               OutboxMessage.created_at)
+               OutboxMessage.created_at, OutboxMessage.event)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING,
                OutboxMessage.claimed_by == worker)
     ).one_or_none()

@@ -68,3 +68,19 @@ def test_mail_about_no_incident_keeps_its_own_message_id_and_no_thread(app, smtp
     mail = smtp.inbox.wait_for(1)[0].mail
     assert re.fullmatch(r"<outbox\.\d+\.\d{14}@portal\.test>", mail["Message-ID"]), mail["Message-ID"]
     assert (mail["In-Reply-To"], mail["References"], mail["X-Incident"]) == (None, None, None)
+
+
+def test_the_answer_to_an_unknown_sender_is_auto_replied_the_rest_auto_generated(app, smtp, people):
+    """RFC 3834 on the wire: the portal's own notices say `Auto-Submitted: auto-generated`; its answer
+    to a stranger's mail says `auto-replied` (both keep out-of-office robots from answering back)."""
+    from app.mail.inbound.service import receive
+    from tests.inbound import messages
+
+    factories.make_incident(people["reporter"])
+    assert receive(messages.plain("stranger@elsewhere.test", "Printer broken", "Help")).outcome.value == \
+        "unknown_sender"
+    rows = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert drain().sent == len(rows) >= 3
+    received = {mail.mail["To"]: mail.mail["Auto-Submitted"] for mail in smtp.inbox.wait_for(len(rows))}
+    assert received.pop("stranger@elsewhere.test") == "auto-replied"
+    assert set(received.values()) == {"auto-generated"}

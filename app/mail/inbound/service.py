@@ -30,7 +30,7 @@ from app.extensions import db
 from app.incidents import attachments, service
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, Action, Decision, decide
 from app.incidents.references import incident_in_subject, incident_in_thread
-from app.mail.enums import InboundOutcome
+from app.mail.enums import INBOUND_REFUSED_EVENT, InboundOutcome
 from app.mail.inbound.parse import ParsedMail, parse
 from app.mail.inbound.text import strip_reply, truncate
 from app.models import Attachment, InboundMessage, Incident, OutboxMessage, User, utcnow
@@ -38,7 +38,7 @@ from app.models import Attachment, InboundMessage, Incident, OutboxMessage, User
 log = logging.getLogger(__name__)
 
 VIA = "email"
-REPLY_EVENT = "inbound_refused"  # the outbox row's event for the answer to an unknown sender
+REPLY_EVENT = INBOUND_REFUSED_EVENT  # the outbox row's event for the answer to an unknown sender
 REPLY_INTERVAL = timedelta(hours=24)
 REPLY_SUBJECT = "Your mail to the incident portal was not accepted"
 DETAIL_MAX = 1000
