@@ -18,7 +18,6 @@ receiver checks it against its own clock."""
 import contextlib
 import http.client
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -32,6 +31,7 @@ from sqlalchemy import select, update
 from app.auth.roles import Role
 from app.database import write_transaction
 from app.extensions import db
+from app.mail.delivery import worker_name
 from app.mail.enums import WebhookStatus
 from app.models import OutboxMessage, User, WebhookDelivery, WebhookEndpoint, utcnow
 from app.webhooks import guard, secrets, signing
@@ -71,11 +71,6 @@ class Attempt:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def worker_name() -> str:
-    """This sender's name in `claimed_by`: host, process and thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:100]
 
 
 def drain(*, stop: threading.Event | None = None, now: datetime | None = None,
