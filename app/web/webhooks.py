@@ -53,7 +53,7 @@ def _settings(form: WebhookForm) -> dict:
 
 def _page(template: str, **context) -> str:
     """A page of this module, which all show an endpoint's secret rotation window."""
-    return render_template(template, rotating_until=rotating_until, **context)
+    return render_template(template, rotating_until=rotating_until, replayable=endpoints.replayable, **context)
 
 
 def _render_list(form: WebhookForm, status: int = 200):
@@ -148,12 +148,12 @@ def webhook_deliveries(endpoint_id: int):
 @bp.post("/ui/admin/webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/replay")
 @role_required(Role.ADMIN)
 def replay_webhook_delivery(endpoint_id: int, delivery_id: int):
-    """Queue a finished delivery again (same webhook-id and body); back to the log it is in."""
+    """Queue a delivery again, or now (same webhook-id and body); back to the log it is in."""
     try:
         delivery = endpoints.replay(actor=_actor(), delivery_id=delivery_id)
     except NotFound:
         raise
-    except DomainError as exc:  # still pending or being sent: 409
+    except DomainError as exc:  # being sent, or the endpoint is off: 409
         flash_refusal(exc)
     else:
         flash(f"Delivery {delivery.webhook_id} is queued again; it is sent within a few seconds.", "success")

@@ -135,17 +135,24 @@ def get_delivery(*, actor: User, delivery_id: int) -> WebhookDelivery:
     return delivery
 
 
+def replayable(delivery: WebhookDelivery) -> bool:
+    """Whether a replay may take the delivery: delivered, failed, or waiting for its next retry (then
+    it goes now); not while a sender holds it (the attempt in flight is recorded first)."""
+    return delivery.status != WebhookStatus.SENDING
+
+
 def replay(*, actor: User, delivery_id: int) -> WebhookDelivery:
-    """Send a finished delivery again: the same row, body and `webhook-id` (receivers deduplicate
-    on it), attempts from zero, due now. 409 while it is still on its way or the endpoint is off."""
+    """Send a delivery again, or now rather than at its next retry: the same row, body and
+    `webhook-id` (receivers deduplicate on it), attempts from zero, due now. 409 while it is being
+    sent or the endpoint is off."""
     _admin(actor)
     with write_transaction():
         delivery = db.session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if delivery is None:
             raise NotFound(f"Webhook delivery {delivery_id} was not found.")
-        if delivery.status in (WebhookStatus.PENDING, WebhookStatus.SENDING):
-            raise TransitionNotAllowed(f"Webhook delivery {delivery_id} is {delivery.status.value}; "
-                                       "only delivered or failed deliveries are replayed.")
+        if not replayable(delivery):
+            raise TransitionNotAllowed(f"Webhook delivery {delivery_id} is being sent now; replay it once "
+                                       "that attempt is recorded.")
         endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
         if not endpoint.active:
             raise TransitionNotAllowed(f"Webhook endpoint {endpoint.id} is turned off; turn it on first.")

@@ -210,8 +210,8 @@ def test_a_bad_page_query_is_422(client, admin, endpoint, query):
 
 @pytest.mark.parametrize("finished", [WebhookStatus.DELIVERED, WebhookStatus.FAILED])
 def test_replay_queues_the_same_delivery_again(client, people, admin, endpoint, finished):
-    """Same row, same webhook-id, attempts from 0, pending and due now; a second replay while it is
-    pending is 409 and changes nothing."""
+    """Same row, same webhook-id, attempts from 0, pending and due now; while a sender holds it
+    (`sending`) a replay is 409 and changes nothing."""
     report_incident(client, people)
     [delivery] = deliveries_of(endpoint["id"])
     set_status(delivery.id, finished, attempts=3, last_status_code=500 if finished == WebhookStatus.FAILED else 204,
@@ -228,19 +228,30 @@ def test_replay_queues_the_same_delivery_again(client, people, admin, endpoint, 
     assert body["next_attempt_at"] >= before.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert len(deliveries_of(endpoint["id"])) == 1
 
+    set_status(delivery.id, WebhookStatus.SENDING)
     unchanged = snapshot()
     assert_problem(client.post(f"/webhooks/deliveries/{delivery.id}/replay", headers=admin), 409)
     assert snapshot() == unchanged
 
 
-def test_replaying_a_pending_or_unknown_delivery_is_refused(client, people, admin, endpoint):
+def test_replaying_a_delivery_waiting_for_its_retry_sends_it_now(client, people, admin, endpoint):
+    """A pending delivery whose next attempt is hours away is due now, with its attempts from 0."""
     report_incident(client, people)
     [delivery] = deliveries_of(endpoint["id"])
+    set_status(delivery.id, WebhookStatus.PENDING, attempts=4, next_attempt_at=utcnow() + timedelta(hours=5))
+    response = client.post(f"/webhooks/deliveries/{delivery.id}/replay", headers=admin)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["status"], body["attempts"], body["webhook_id"]) == ("pending", 0, delivery.webhook_id)
+    assert body["next_attempt_at"] <= (utcnow() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_replaying_a_delivery_being_sent_or_unknown_is_refused(client, people, admin, endpoint):
+    report_incident(client, people)
+    [delivery] = deliveries_of(endpoint["id"])
+    set_status(delivery.id, WebhookStatus.SENDING)
     unchanged = snapshot()
     assert_problem(client.post(f"/webhooks/deliveries/{delivery.id}/replay", headers=admin), 409)
-    set_status(delivery.id, WebhookStatus.SENDING)
-    assert_problem(client.post(f"/webhooks/deliveries/{delivery.id}/replay", headers=admin), 409)
-    set_status(delivery.id, WebhookStatus.PENDING)
     assert_problem(client.post(f"/webhooks/deliveries/{delivery.id + 1000}/replay", headers=admin), 404)
     assert snapshot() == unchanged
 

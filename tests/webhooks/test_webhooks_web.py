@@ -224,7 +224,7 @@ def test_the_log_shows_each_delivery_and_replays_a_finished_one(admin_client, cl
     log = html(admin_client.get(f"{LIST}{endpoint.id}/deliveries"))
     row = re.search(rf'<tr id="delivery-{delivery.id}">(.*?)</tr>', log, re.S).group(1)
     assert "incident.created" in row and delivery.webhook_id in row and "pending" in row
-    assert "Replay" not in row  # a pending one cannot be replayed
+    assert "Replay" in row  # a pending one is sent now
 
     with write_transaction():
         row_ = db.session.get(WebhookDelivery, delivery.id)
@@ -244,10 +244,15 @@ def test_the_log_shows_each_delivery_and_replays_a_finished_one(admin_client, cl
     page = html(admin_client.get(response.headers["Location"]))
     assert any(kind == "success" and "queued again" in text for kind, text in flashes(page))
 
-    again = admin_client.post(action)  # still pending: refused, said, nothing changed
+    with write_transaction():  # a sender holds it now: no Replay button, and a replay is refused
+        db.session.get(WebhookDelivery, delivery.id).status = WebhookStatus.SENDING
+    row = re.search(rf'<tr id="delivery-{delivery.id}">(.*?)</tr>',
+                    html(admin_client.get(f"{LIST}{endpoint.id}/deliveries")), re.S).group(1)
+    assert "sending" in row and "Replay" not in row
+    again = admin_client.post(action)
     assert again.status_code == 302
-    assert any(kind == "danger" and "pending" in text for kind, text in flashes(html(admin_client.get(LIST))))
-    assert only_delivery(endpoint.id).attempts == 0
+    assert any(kind == "danger" and "being sent" in text for kind, text in flashes(html(admin_client.get(LIST))))
+    assert only_delivery(endpoint.id).status == WebhookStatus.SENDING
 
 
 def test_the_log_pages_back(admin_client, client, people, endpoint, monkeypatch):

@@ -114,6 +114,7 @@ class WebhookDeliveryReplay(Resource):
 
     @operation("Replay a webhook delivery", returns=WebhookDeliverySchema, roles=ADMINS, errors=(409,),
                description="Queues the same delivery again (same `webhook-id` and body, attempts from 0, due "
-                           "now), whether it was delivered or failed; one still pending or being sent is 409.")
+                           "now): a delivered or failed one goes out again, one waiting for its next retry goes "
+                           "now; one being sent (`sending`), or of an endpoint switched off, is 409.")
     def post(self, delivery_id, actor):
         return shared(WebhookDeliverySchema).dump(endpoints.replay(actor=actor, delivery_id=delivery_id))
