@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from app.auth.roles import Role
@@ -30,8 +30,9 @@ from app.extensions import db
 from app.incidents import watchers
 from app.incidents.enums import Clock, EventKind, SlaCalendar
 from app.incidents.lifecycle import can_see
-from app.incidents.references import incident_url
-from app.models import Incident, IncidentEvent, OutboxMessage, User
+from app.incidents.references import absolute_url, incident_url
+from app.mail.enums import INBOUND_REFUSED_EVENT
+from app.models import Incident, IncidentEvent, OutboxMessage, User, WebhookEndpoint
 from app.webhooks import events as webhooks
 
 
@@ -155,6 +156,38 @@ def sla_breached(incident: Incident, *, clock: Clock, due_at: datetime, seconds_
     first = [incident.technician, *_active_admins()]
     _notify(incident, Mail.SLA_BREACHED, also=first, **_sla_context(incident, clock, due_at, seconds_left))
     webhooks.queue(webhooks.SLA_BREACHED, incident)
+
+
+# ---- mail about the portal's integrations (about no incident; no switch turns it off) -----------
+
+def webhook_disabled(endpoint: WebhookEndpoint) -> None:
+    """A webhook endpoint was turned off (410 Gone, or 24 h of failures): every active admin, once
+    per address, with the reason and a link to its delivery log."""
+    link = absolute_url("web.webhook_deliveries", endpoint_id=endpoint.id)
+    queued: set[str] = set()
+    for admin in _active_admins():
+        address = (admin.email or "").strip().lower()
+        if not address or address in queued:
+            continue
+        queued.add(address)
+        context = {"endpoint": endpoint, "reason": endpoint.disabled_reason, "link": link, "recipient": admin}
+        db.session.add(OutboxMessage(
+            incident_id=None, event="webhook_disabled", recipient=admin.email,
+            subject=f"Webhook endpoint #{endpoint.id} turned off",
+            body_text=render_template("email/webhook_disabled.txt", **context),
+            body_html=render_template("email/webhook_disabled.html", **context)))
+
+
+def inbound_refused(address: str, *, at: datetime) -> None:
+    """The answer to a mail from an address no active user has (app/mail/inbound decides whether
+    one is due: once a day, never to a robot); sent as Auto-Submitted: auto-replied."""
+    context = {"address": address, "portal": current_app.config["APP_BASE_URL"]}
+    db.session.add(OutboxMessage(
+        incident_id=None, event=INBOUND_REFUSED_EVENT, recipient=address,
+        subject="Your mail to the incident portal was not accepted",
+        body_text=render_template("email/inbound_refused.txt", **context),
+        body_html=render_template("email/inbound_refused.html", **context),
+        created_at=at, next_attempt_at=at))
 
 
 # ---- each user's switches ---------------------------------------------------------------------

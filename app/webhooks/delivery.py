@@ -25,15 +25,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import select, update
 
-from app.auth.roles import Role
 from app.database import write_transaction
 from app.extensions import db
+from app.incidents import notifications
 from app.mail.delivery import worker_name
 from app.mail.enums import WebhookStatus
-from app.models import OutboxMessage, User, WebhookDelivery, WebhookEndpoint, utcnow
+from app.models import WebhookDelivery, WebhookEndpoint, utcnow
 from app.webhooks import guard, secrets, signing
 
 log = logging.getLogger(__name__)
@@ -354,7 +354,7 @@ def _record(job: _Job, worker: str, attempt: Attempt, now: datetime, result: Dra
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime, result: DrainResult) -> None:
-    """Turn the endpoint off and mail every active admin why (inside the caller's transaction)."""
+    """Turn the endpoint off and tell every active admin why (inside the caller's transaction)."""
     if not endpoint.active:
         return
     endpoint.active = False
@@ -362,21 +362,7 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime, result: Drai
     endpoint.updated_at = now
     result.disabled_endpoints.append(endpoint.id)
     log.warning("Webhook endpoint #%s (%s) turned off: %s", endpoint.id, endpoint.url, reason)
-    link = current_app.config["APP_BASE_URL"] + f"/ui/admin/webhooks/{endpoint.id}/deliveries"
-    admins = db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id))
-    mailed: set[str] = set()
-    for admin in admins:
-        address = (admin.email or "").strip().lower()
-        if not address or address in mailed:
-            continue
-        mailed.add(address)
-        context = {"endpoint": endpoint, "reason": endpoint.disabled_reason, "link": link, "recipient": admin}
-        db.session.add(OutboxMessage(
-            incident_id=None, event="webhook_disabled", recipient=admin.email,
-            subject=f"Webhook endpoint #{endpoint.id} turned off",
-            body_text=render_template("email/webhook_disabled.txt", **context),
-            body_html=render_template("email/webhook_disabled.html", **context),
-        ))
+    notifications.webhook_disabled(endpoint)
 
 
 def _when(moment: datetime) -> str:

@@ -20,27 +20,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.database import write_transaction
 from app.exceptions import DomainError, Unavailable
 from app.extensions import db
-from app.incidents import attachments, service
+from app.incidents import attachments, notifications, service
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, Action, Decision, decide
-from app.incidents.references import incident_in_subject, incident_in_thread
+from app.incidents.references import incident_in_subject, incident_in_thread, reference
 from app.mail.enums import INBOUND_REFUSED_EVENT, InboundOutcome
 from app.mail.inbound.parse import ParsedMail, parse
 from app.mail.inbound.text import strip_reply, truncate
-from app.models import Attachment, InboundMessage, Incident, OutboxMessage, User, utcnow
+from app.models import Attachment, InboundMessage, Incident, User, utcnow
 
 log = logging.getLogger(__name__)
 
 VIA = "email"
 REPLY_EVENT = INBOUND_REFUSED_EVENT  # the outbox row's event for the answer to an unknown sender
 REPLY_INTERVAL = timedelta(hours=24)
-REPLY_SUBJECT = "Your mail to the incident portal was not accepted"
 DETAIL_MAX = 1000
 NO_TEXT = "(no text)"
 ONLY_FILES = "(attachments only)"
@@ -151,12 +150,7 @@ def _unknown_sender(mail: ParsedMail, now: datetime) -> Handled:
         if _robot(mail.sender) or _replied_recently(mail.sender, now):
             return
         row.replied = True
-        context = {"address": mail.sender, "portal": current_app.config["APP_BASE_URL"]}
-        db.session.add(OutboxMessage(
-            incident_id=None, event=REPLY_EVENT, recipient=mail.sender, subject=REPLY_SUBJECT,
-            body_text=render_template("email/inbound_refused.txt", **context),
-            body_html=render_template("email/inbound_refused.html", **context),
-            created_at=now, next_attempt_at=now))
+        notifications.inbound_refused(mail.sender, at=now)
 
     return _record(mail, InboundOutcome.UNKNOWN_SENDER, now, detail=detail, also=reply)
 
@@ -181,7 +175,7 @@ def _comment(mail: ParsedMail, actor: User, incident_id: int, now: datetime) -> 
         exists = incident is not None
         db.session.rollback()
         return _record(mail, InboundOutcome.REFUSED, now, incident_id=incident_id if exists else None,
-                       detail=f"INC-{incident_id} " + ("may not be commented on by its sender" if exists
+                       detail=f"{reference(incident_id)} " + ("may not be commented on by its sender" if exists
                                                         else "does not exist"))
     notes = list(mail.notes)
     files = _fitting_files(mail, incident, notes)
