@@ -415,3 +415,24 @@ class WebhookDelivery(db.Model):
 
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
                       Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"))
+
+
+class SavedView(db.Model):
+    """A list view saved under a name (app.incidents.saved_views): the list's filters, as
+    `GET /incidents/` names them, and its sort. Its owner sees it; `shared` (admins only) shows it to
+    everyone. Names are unique per owner."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sort: Mapped[str] = mapped_column(String(30))
+    shared: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (Index("ux_saved_views_owner_name", "owner_id", "name", unique=True),
+                      Index("ix_saved_views_shared", "shared", "name"))

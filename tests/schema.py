@@ -8,7 +8,7 @@ from app.extensions import db
 
 # Every table a request could change (snapshots compare them; the migrations must build them).
 TABLES = ("users", "incidents", "incident_events", "api_tokens", "outbox_messages", "incident_watchers", "attachments",
-          "inbound_messages", "webhook_endpoints", "webhook_deliveries")
+          "inbound_messages", "webhook_endpoints", "webhook_deliveries", "saved_views")
 
 
 def differences_from_the_models() -> list:
