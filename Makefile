@@ -8,7 +8,7 @@ PORT ?= 5000
 export FLASK_APP := run.py
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint pytest test-pg image image-tar chromium wrk dovecot db seed clean help
+.PHONY: run test lint pytest test-pg axe image image-tar chromium wrk dovecot db seed clean help
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,16 +41,28 @@ wrk:  ## Make sure Debian's wrk is installed for the load tests and make bench
 dovecot:  ## Make sure Debian's dovecot-imapd is installed for the IMAP tests (tests/imap)
 	@scripts/ensure-debian-package /usr/lib/dovecot/imap dovecot-imapd "the IMAP tests (tests/imap)"
 
+# axe-core for the accessibility tests (tests/browser/test_accessibility.py), from the npm registry at
+# the version package-lock.json pins, into node_modules/ (git-ignored); the tests read axe.min.js from
+# there and never from a CDN. npm comes from Debian when missing.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || scripts/ensure-debian-package /usr/bin/npm npm "axe-core for the accessibility tests"
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+axe: $(AXE)  ## Make sure axe-core (pinned in package-lock.json) is in node_modules/ for the accessibility tests
+
 lint: $(VENV)/.dev-installed  ## ruff
 	$(BIN)/ruff check .
 
 # pytest-xdist workers: three on two cores, since many tests wait on a browser, a server or a child process.
 PYTEST_WORKERS ?= 3
 
-pytest: $(VENV)/.dev-installed chromium wrk dovecot  ## The pytest suite on SQLite (PYTEST_WORKERS=3 in parallel)
+pytest: $(VENV)/.dev-installed chromium wrk dovecot axe  ## The pytest suite on SQLite (PYTEST_WORKERS=3 in parallel)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
-test-pg: $(VENV)/.dev-installed chromium wrk dovecot  ## The same suite on a throwaway PostgreSQL (installed when missing)
+test-pg: $(VENV)/.dev-installed chromium wrk dovecot axe  ## The same suite on a throwaway PostgreSQL (installed when missing)
 	PYTHON=$(BIN)/python scripts/pg-test -n $(PYTEST_WORKERS)
 
 test: lint pytest test-pg  ## Everything CI runs: lint, the suite on SQLite, then on PostgreSQL
