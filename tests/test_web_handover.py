@@ -47,7 +47,7 @@ def current(model, row_id: int):
 
 
 @pytest.mark.parametrize(("url", "data"), [
-    ("deactivate", {}),
+    ("deactivate", {"confirm": "y"}),
     ("role", {"role": "reporter"}),
 ])
 def test_leaving_with_active_incidents_shows_them_and_the_choice(client, people, busy, url, data):
@@ -55,7 +55,7 @@ def test_leaving_with_active_incidents_shows_them_and_the_choice(client, people,
     technicians; nothing changed yet."""
     tech = people["tech"]
     retired = factories.make_user(Role.TECHNICIAN, username="retired", active=False)
-    data = {f"user{tech.id}-{key}": value for key, value in data.items()}
+    data = {(key if key == "confirm" else f"user{tech.id}-{key}"): value for key, value in data.items()}
 
     response = client.post(f"/ui/users/{tech.id}/{url}", data=data)
 
@@ -75,13 +75,14 @@ def test_leaving_with_active_incidents_shows_them_and_the_choice(client, people,
 def test_reassigning_from_the_page_deactivates_and_hands_over(client, people, busy):
     """The reassign form as rendered, with a technician chosen: done, flashed, incidents moved."""
     tech = people["tech"]
-    page = html(client.post(f"/ui/users/{tech.id}/deactivate"))
+    page = html(client.post(f"/ui/users/{tech.id}/deactivate", data={"confirm": "y"}))
     action, hidden = rendered_form(page, "handover-reassign")
 
     response = client.post(action, data=hidden | {"reassign_to": str(people["tech_other"].id)})
 
     assert response.status_code == 302
-    assert ("success", "tech is deactivated; their API tokens were revoked.") in flashes(html(client.get("/ui/users/")))
+    assert ("success", "tech is deactivated: signed out everywhere, 0 API tokens revoked.") in \
+        flashes(html(client.get("/ui/users/")))
     assert current(User, tech.id).active is False
     for status in (Status.ASSIGNED, Status.IN_PROGRESS):
         moved = current(Incident, busy[status])
@@ -117,7 +118,7 @@ def test_a_technician_who_cannot_take_them_is_shown_next_to_the_select(client, p
     tech = people["tech"]
     retired = factories.make_user(Role.TECHNICIAN, username="retired", active=False)
 
-    response = client.post(f"/ui/users/{tech.id}/deactivate", data={"reassign_to": str(retired.id)})
+    response = client.post(f"/ui/users/{tech.id}/deactivate", data={"reassign_to": str(retired.id), "confirm": "y"})
 
     assert response.status_code == 422
     assert field_error(html(response), "reassign_to") == "Must be the id of another active technician."
@@ -129,7 +130,7 @@ def test_a_technician_who_cannot_take_them_is_shown_next_to_the_select(client, p
 def test_no_technician_chosen_keeps_the_question_open(client, people, busy, value):
     """The placeholder asks again (409); a value that is no id is a form error (422); nothing changes."""
     tech = people["tech"]
-    response = client.post(f"/ui/users/{tech.id}/deactivate", data={"reassign_to": value})
+    response = client.post(f"/ui/users/{tech.id}/deactivate", data={"reassign_to": value, "confirm": "y"})
     assert response.status_code == (409 if value == "" else 422)
     assert 'id="handover"' in html(response)
     assert current(User, tech.id).active is True
@@ -138,7 +139,7 @@ def test_no_technician_chosen_keeps_the_question_open(client, people, busy, valu
 def test_a_technician_with_nothing_active_is_deactivated_at_once(client, people):
     """No panel when there is nothing to hand over."""
     login(client, people["admin"])
-    response = client.post(f"/ui/users/{people['tech'].id}/deactivate")
+    response = client.post(f"/ui/users/{people['tech'].id}/deactivate", data={"confirm": "y"})
     assert response.status_code == 302
     assert current(User, people["tech"].id).active is False
 
@@ -157,7 +158,7 @@ def test_the_panel_forms_work_with_csrf_on(make_app, form_id):
         login(client, "admin", form={"csrf_token": csrf_token(client)})
     with app.app_context():  # a fresh `g`, as each real request has: the token cached there is the login page's
         token = csrf_token(client, "/ui/users/")
-        asked = client.post(f"/ui/users/{ids['tech']}/deactivate", data={"csrf_token": token})
+        asked = client.post(f"/ui/users/{ids['tech']}/deactivate", data={"csrf_token": token, "confirm": "y"})
         assert asked.status_code == 409
         action, hidden = rendered_form(html(asked), form_id)
         choice = {"reassign_to": str(ids["tech_other"])} if form_id == "handover-reassign" else {}

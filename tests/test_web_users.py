@@ -81,8 +81,8 @@ def test_deactivating_locks_the_user_out_and_revokes_tokens(client, people):
     target = people["tech"]
     _, plain = issue_token(user=target, name="script")
     login(client, people["admin"])
-    response = client.post(f"/ui/users/{target.id}/deactivate", follow_redirects=True)
-    assert ("success", "tech is deactivated; their API tokens were revoked.") in flashes(html(response))
+    response = client.post(f"/ui/users/{target.id}/deactivate", data={"confirm": "y"}, follow_redirects=True)
+    assert ("success", "tech is deactivated: signed out everywhere, 1 API token revoked.") in flashes(html(response))
     assert user_for_token(plain) is None
     client.post("/logout")
     login(client, "tech", expect=200)
@@ -101,7 +101,8 @@ def test_only_admins_manage_users(client, people, role, method, path):
     """Everyone else gets 403, and nothing changes."""
     login(client, people[role])
     target = people["reporter_other"]
-    response = getattr(client, method)(path.format(id=target.id), data={**NEW_USER, f"user{target.id}-role": "admin"})
+    response = getattr(client, method)(path.format(id=target.id), data={**NEW_USER, f"user{target.id}-role": "admin",
+                                                                        "confirm": "y"})
     assert response.status_code == 403
     db.session.refresh(target)
     assert target.role == Role.REPORTER and target.active
@@ -118,7 +119,7 @@ def test_the_last_admin_cannot_deactivate_or_demote_themselves(client, people):
     """The portal never loses its last admin: a flash explains, nothing changes."""
     login(client, people["admin"])
     admin_id = people["admin"].id
-    for path, data in ((f"/ui/users/{admin_id}/deactivate", {}),
+    for path, data in ((f"/ui/users/{admin_id}/deactivate", {"confirm": "y"}),
                        (f"/ui/users/{admin_id}/role", {f"user{admin_id}-role": "reporter"})):
         response = client.post(path, data=data, follow_redirects=True)
         assert any("last active admin" in message for _, message in flashes(html(response)))

@@ -100,9 +100,10 @@ def create_user(*, username: str, password: str, role, name: str | None = None,
 def update_user(*, user: User, role=None, active: bool | None = None, name: str | None = None,
                 email: str | None = None, actor: User | None = None, reassign_to: int | None = None,
                 unassign: bool = False, reset_2fa: bool = False) -> User:
-    """Change role, name, email, or (de)activate. Deactivation also revokes the user's tokens. A
-    technician taken off duty hands their active incidents to `reassign_to` or back to open
-    (`unassign`), the `actor` (the admin) making those moves; saying neither is refused (409).
+    """Change role, name, email, or (de)activate. Deactivation also ends the user's sessions and
+    revokes their tokens. A technician taken off duty hands their active incidents to `reassign_to`
+    or back to open (`unassign`), the `actor` (the admin) making those moves; saying neither is
+    refused (409).
     `reset_2fa` clears the user's two-factor sign-in (a lost phone)."""
     errors: dict[str, list[str]] = {}
     _validate_profile(name=name, email=email, role=role, errors=errors)
@@ -127,7 +128,8 @@ def update_user(*, user: User, role=None, active: bool | None = None, name: str 
             user.email = email
         if active is not None:
             user.active = active
-            if not active:
+            if not active:  # signed out for good: a reactivation must not revive an old session
+                user.session_version += 1
                 revoke_all_tokens(user)
         if reset_2fa:
             two_factor.forget(user)
@@ -183,12 +185,15 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def list_users(*, role: Role | None = None, active_only: bool = False) -> list[User]:
+def list_users(*, role: Role | None = None, active_only: bool = False, active: bool | None = None) -> list[User]:
+    """Accounts by username, of one role and/or one state (`active`: True, False or None for both)."""
     query = select(User).order_by(User.username)
     if role is not None:
         query = query.where(User.role == role)
     if active_only:
-        query = query.where(User.active.is_(True))
+        active = True
+    if active is not None:
+        query = query.where(User.active.is_(active))
     return list(db.session.scalars(query))
 
 

@@ -10,13 +10,20 @@ from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def normalise_newlines(text: str) -> str:
+    r"""Every line ending as "\n": "\r\n" (browsers, mail) and a lone "\r" (old Mac text)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def clean_text(value: Any, *, field: str, max_length: int, errors: dict[str, list[str]],
                single_line: bool = False) -> str | None:
-    """Strip and check one required text field; record problems in `errors`."""
+    r"""Strip and check one required text field; record problems in `errors`. Line endings become
+    "\n" here, once, so text typed in a browser (which sends "\r\n"), sent to the API or mailed in is
+    stored alike and compares, searches and counts the same whichever door it came through."""
     if not isinstance(value, str):
         errors.setdefault(field, []).append("Must be a string.")
         return None
-    text = value.strip()
+    text = normalise_newlines(value).strip()
     if single_line:
         text = " ".join(text.split())
     if not text:

@@ -1,5 +1,5 @@
 """Admin pages for the outbox: what waits, what failed, retry."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.auth.decorators import role_required
@@ -18,11 +18,14 @@ SHOWN = 200  # rows per table; the counts above it say how many there are in all
 @bp.route("/")
 @role_required(Role.ADMIN)
 def index():
-    """Counts per status, the outage warning, failed messages (with retry) and messages still waiting."""
+    """Counts per status, the warning that sending is switched off (no MAIL_SERVER) or that the mail
+    server is down, failed messages (with retry) and messages still waiting."""
     counts = outbox.counts()
     return render_template(
         "mail/outbox.html",
         counts=counts,
+        waiting_total=counts[OutboxStatus.PENDING],
+        sending=bool(current_app.config["MAIL_SERVER"]),  # without it mail is kept, never sent: say so
         backlog=outbox.backlog(),
         failed=outbox.list_messages(statuses=[OutboxStatus.FAILED], limit=SHOWN),
         failed_total=counts[OutboxStatus.FAILED],

@@ -34,6 +34,21 @@ class Handover:
     """The role asked for, sent again in the row form's field; None for a deactivation."""
 
 
+@dataclass
+class Deactivation:
+    """The confirmation asked before a deactivation: what it will do to the account, said plainly,
+    and whether the admin already sent the form without ticking the box."""
+
+    user: User
+    tokens: int
+    """The account's live API tokens, which the deactivation revokes."""
+    refused: bool
+
+
+def _tokens(count: int) -> str:
+    return f"{count} API token{'' if count == 1 else 's'}"
+
+
 def role_form(user, *, submitted: bool = False) -> RoleForm:
     """The role picker of one table row; the prefix keeps ids unique on the page."""
     prefix = f"user{user.id}"
@@ -50,13 +65,55 @@ def handover_form(user: User) -> HandoverForm:
     return form
 
 
+STATES = {"active": True, "deactivated": False}
+
+
+@dataclass
+class UserFilters:
+    """What the list is narrowed to (`?role=technician&state=deactivated`) and what in the query
+    string was not understood: those are shown, never silently dropped."""
+
+    role: Role | None
+    state: str | None
+    ignored: list[str]
+
+    @classmethod
+    def parse(cls, args) -> "UserFilters":
+        ignored: list[str] = []
+        role = state = None
+        for name in args:
+            values = [v.strip() for v in args.getlist(name)]
+            if name == "role":
+                given = values[-1].lower()
+                if given in {r.value for r in Role}:
+                    role = Role(given)
+                elif given:
+                    ignored.append(f"role={values[-1]} (not a role: {', '.join(r.value for r in Role)})")
+            elif name == "state":
+                given = values[-1].lower()
+                if given in STATES:
+                    state = given
+                elif given:
+                    ignored.append(f"state={values[-1]} (must be active or deactivated)")
+            else:
+                ignored.append(f"{name} (this page filters by role and state only)")
+        return cls(role=role, state=state, ignored=ignored)
+
+    @property
+    def active(self) -> bool | None:
+        return STATES.get(self.state) if self.state else None
+
+
 def _render_users(new_form: NewUserForm, submitted: dict[int, RoleForm] | None = None, status: int = 200,
-                  handover: Handover | None = None):
-    """The users page, with a submitted row form (and its errors) in place of a fresh one."""
-    users = accounts.list_users()
+                  handover: Handover | None = None, deactivation: Deactivation | None = None):
+    """The users page, with a submitted row form (and its errors) in place of a fresh one, narrowed
+    by the query string's filters."""
+    filters = UserFilters.parse(request.args)
+    users = accounts.list_users(role=filters.role, active=filters.active)
     role_forms = {user.id: role_form(user) for user in users} | (submitted or {})
     return render_template("web/users.html", users=users, role_forms=role_forms, new_form=new_form,
-                           handover=handover, sign_in=throttle.standings([u.username for u in users])), status
+                           handover=handover, deactivation=deactivation, filters=filters, roles=list(Role),
+                           sign_in=throttle.standings([u.username for u in users])), status
 
 
 @bp.route("/ui/users/", methods=["GET", "POST"])
@@ -91,10 +148,19 @@ def change_role(user_id: int):
 @bp.post("/ui/users/<id:user_id>/deactivate")
 @role_required(Role.ADMIN)
 def deactivate_user(user_id: int):
-    """Deactivate: the user can no longer log in and their API tokens stop working."""
+    """Deactivate: the user is signed out everywhere, can no longer log in and their API tokens are
+    revoked. That is hard to undo for the people depending on those tokens, so the admin confirms it
+    first: the row's button asks, and only the ticked confirmation (checked here, not in the browser)
+    deactivates."""
     user = accounts.get_user(user_id)
-    return _update_and_say(user, lambda: f"{user.username} is deactivated; their API tokens were revoked.",
-                           active=False)
+    if request.form.get("confirm") != "y":
+        asked = Deactivation(user=user, tokens=len(accounts.list_tokens(user=user)),
+                             refused=request.form.get("asked") == "y")
+        return _render_users(NewUserForm(formdata=None), status=422 if asked.refused else 200,
+                             deactivation=asked)
+    tokens = len(accounts.list_tokens(user=user))
+    return _update_and_say(user, lambda: f"{user.username} is deactivated: signed out everywhere, "
+                           f"{_tokens(tokens)} revoked.", active=False)
 
 
 @bp.post("/ui/users/<id:user_id>/reactivate")
