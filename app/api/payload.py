@@ -1,8 +1,10 @@
-"""Reading a request: the JSON body (400 / 413 / 415), query parameters, and `If-Match`."""
+"""Reading a request: the JSON body (400 / 413 / 415), query parameters, `If-Match` and
+`If-None-Match` (conditional GET)."""
+import hashlib
 import json
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
@@ -100,6 +102,42 @@ def query(schema_cls: type[Schema]) -> dict[str, Any]:
 def etag(incident: Incident) -> str:
     """The incident's strong ETag: its version, quoted."""
     return f'"{incident.version}"'
+
+
+def not_modified(tag: str) -> Response | None:
+    """304 Not Modified (no body, the same ETag) when `If-None-Match` names `tag` or is `*`, else None.
+
+    If-None-Match compares weakly (RFC 9110 13.1.2): W/"7" matches "7", so a proxy that weakened
+    the tag on the way out still gets its 304."""
+    value = tag.removeprefix("W/").strip('"')
+    if request.if_none_match.contains_weak(value):
+        return Response(status=304, headers={"ETag": tag})
+    return None
+
+
+# Numbers in a list's answer that change with the clock, not with the data: counted SLA seconds.
+_TICKING = frozenset({"remaining_seconds"})
+
+
+def _without_ticking(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_ticking(item) for key, item in value.items() if key not in _TICKING}
+    if isinstance(value, list):
+        return [_without_ticking(item) for item in value]
+    return value
+
+
+def page_etag(dumped_page: dict, actor_id: int, role: str) -> str:
+    """A weak ETag over one page of a list as this caller asked for it: the answer's body (ids,
+    versions, every field shown, the total, the cursors), the query string and who asked.
+
+    Weak because the body's counted SLA seconds tick with the clock and are left out: two answers
+    with the same tag are the same page of the same incidents in the same states, not byte for byte
+    the same. Hashing the dumped body rather than ids + versions also catches what changes no
+    incident's version (a person renamed, a clock turned overdue)."""
+    material = json.dumps({"body": _without_ticking(dumped_page), "query": sorted(request.args.items(multi=True)),
+                           "actor": [actor_id, role]}, sort_keys=True, default=str)
+    return f'W/"{hashlib.sha256(material.encode()).hexdigest()[:32]}"'
 
 
 def expected_version(incident: Incident, body_version: int | None) -> int | None:

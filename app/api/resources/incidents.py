@@ -3,7 +3,7 @@ from flask_restful import Resource
 
 from app.api.operations import operation
 from app.api.pagination import link_header
-from app.api.payload import etag, expected_version
+from app.api.payload import etag, expected_version, not_modified, page_etag
 from app.api.schemas import (
     IncidentCreateSchema,
     IncidentPageSchema,
@@ -56,15 +56,20 @@ class IncidentList(Resource):
 
     @operation("List incidents", query=IncidentQuerySchema, returns=IncidentPageSchema,
                headers={"Link": "RFC 8288 links to the first, prev, next and last pages (next by cursor "
-                                "when the page was asked for by cursor)."},
+                                "when the page was asked for by cursor).",
+                        "ETag": "A weak tag over this page as you asked for it; send it back in If-None-Match "
+                                "to get 304 Not Modified while nothing on the page changed."},
                description="Newest first unless `sort` says otherwise. Reporters see their own incidents only. "
                            "Each incident carries its SLA clocks (`sla`, read-only). "
                            "A browser (no Authorization header, HTML preferred) is redirected to /ui/incidents/.")
     def get(self, actor, query):
-        """A filtered, sorted page of incidents with Link headers."""
+        """A filtered, sorted page of incidents with Link headers and a weak ETag over the page;
+        304 when If-None-Match names it (the page is computed either way: the tag is over it)."""
         page = queries.list_incidents(actor=actor, filters=list_filters(query, actor), sort=query["sort"],
                                       page=query["page"], per_page=query["per_page"], cursor=query.get("cursor"))
-        return shared(IncidentPageSchema).dump(page), 200, {"Link": link_header(page)}
+        body = shared(IncidentPageSchema).dump(page)
+        tag = page_etag(body, actor.id, actor.role.value)
+        return not_modified(tag) or (body, 200, {"Link": link_header(page), "ETag": tag})
 
     @operation("Report an incident", body=IncidentCreateSchema, status=201, returns=IncidentSchema,
                headers={"Location": "The new incident's URL.", "ETag": "The incident's version, quoted."},
@@ -81,10 +86,13 @@ class Incident(Resource):
     tag = "incidents"
 
     @operation("Get an incident", returns=IncidentSchema,
-               headers={"ETag": "The incident's version, quoted; send it back in If-Match."})
+               headers={"ETag": "The incident's version, quoted; send it back in If-Match (to update) or "
+                                "If-None-Match (304 Not Modified while it is unchanged)."})
     def get(self, incident_id, actor):
-        """The incident with its ETag; 404 when the caller may not see it."""
-        return _answer(queries.get_incident(actor=actor, incident_id=incident_id))
+        """The incident with its ETag; 404 when the caller may not see it (before any 304, so a
+        tag never tells a stranger that the incident exists); 304 when If-None-Match names it."""
+        incident = queries.get_incident(actor=actor, incident_id=incident_id)
+        return not_modified(etag(incident)) or _answer(incident)
 
     @operation("Update an incident", description=UPDATE_DESCRIPTION, body=IncidentUpdateSchema,
                returns=IncidentSchema, headers={"ETag": "The incident's new version, quoted."},
