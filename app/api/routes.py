@@ -17,6 +17,7 @@ from app.api.resources.session import CurrentToken, Me, Token, Tokens
 from app.api.resources.sla_policies import SlaPolicy, SlaPolicyList
 from app.api.resources.timeline import IncidentComments, IncidentEvents
 from app.api.resources.users import User, UserList
+from app.api.resources.views import SavedView, SavedViewList
 from app.api.resources.watchers import IncidentWatcher, IncidentWatchers
 from app.api.resources.webhooks import (
     Webhook,
@@ -59,6 +60,8 @@ api.add_resource(IncidentWatchers, "/incidents/<id:incident_id>/watchers", endpo
 api.add_resource(IncidentWatcher, "/incidents/<id:incident_id>/watchers/<id:user_id>", endpoint="incident_watcher")
 api.add_resource(UserList, "/users/", endpoint="users")
 api.add_resource(User, "/users/<id:user_id>", endpoint="user")
+api.add_resource(SavedViewList, "/views/", endpoint="views")
+api.add_resource(SavedView, "/views/<id:view_id>", endpoint="view")
 api.add_resource(SlaPolicyList, "/sla-policies/", endpoint="sla_policies")
 api.add_resource(SlaPolicy, "/sla-policies/<priority>", endpoint="sla_policy")
 api.add_resource(ReportSummary, "/reports/summary", endpoint="report_summary")
