@@ -193,3 +193,67 @@ def test_a_value_the_users_page_ignores_is_shown(client, people, query, named):
     warning = element(page, "user-filters-ignored")
     assert named in warning and "<script>" not in page.split('id="user-filters-ignored"')[1].split("</div>")[0]
     assert len(rows(page)) == 5
+
+
+# ---- #11 the technician filter takes a username, in both doors -------------------------------------------
+
+@pytest.fixture
+def assigned(people):
+    """One incident assigned to tech, one to techother, one left open."""
+    def make(technician):
+        incident = factories.make_incident(people["reporter"], title=f"Held by {technician.username}")
+        return factories.bring_to("assigned", incident=incident, admin=people["admin"], technician=technician).id
+    ids = {"tech": make(people["tech"]), "techother": make(people["tech_other"])}
+    ids["open"] = factories.make_incident(people["reporter"], title="Nobody home").id
+    return ids
+
+
+def api_ids(client, headers, query: str) -> list[int]:
+    response = client.get(f"/incidents/?{query}", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return sorted(item["id"] for item in response.get_json()["items"])
+
+
+@pytest.mark.parametrize("name", ["tech", "TECH", "Tech"])
+def test_the_api_takes_a_username_whatever_its_case(client, people, assigned, name):
+    """`technician=<username>` lists what `technician=<id>` lists."""
+    api = bearer(people["admin"])
+    assert api_ids(client, api, f"technician={name}") == [assigned["tech"]] == \
+        api_ids(client, api, f"technician={people['tech'].id}")
+
+
+@pytest.mark.parametrize("value", ["ghost", "no such user", "x" * 90])
+def test_the_api_refuses_a_username_nobody_has(client, people, assigned, value):
+    """422 naming `technician`, never an empty page that looks like "nothing assigned"."""
+    from tests.api_helpers import assert_problem
+    response = client.get("/incidents/", query_string={"technician": value}, headers=bearer(people["admin"]))
+    assert_problem(response, 422, "technician")
+
+
+def test_the_api_documents_the_username(client):
+    """/openapi.json says the filter takes a username."""
+    spec = client.get("/openapi.json").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/incidents/"]["get"]["parameters"]}
+    assert "username" in params["technician"]["description"]
+
+
+def list_titles(page: str) -> list[str]:
+    return sorted(set(re.findall(r"Held by \w+|Nobody home", page)) & {"Held by tech", "Held by techother", "Nobody home"})
+
+
+@pytest.mark.parametrize("name", ["tech", "TECH"])
+def test_the_list_page_takes_a_username(client, people, assigned, name):
+    """The same lookup as the API: the page lists that technician's incidents, no warning."""
+    login(client, people["admin"])
+    page = html(client.get(f"/ui/incidents/?technician={name}"))
+    assert list_titles(page) == ["Held by tech"]
+    assert 'id="ignored-filters"' not in page
+
+
+def test_the_list_page_warns_about_a_username_nobody_has(client, people, assigned):
+    """An unknown name is kept out of the filter (everything is listed) and said so, escaped."""
+    login(client, people["admin"])
+    page = html(client.get("/ui/incidents/", query_string={"technician": "<b>ghost</b>"}))
+    assert list_titles(page) == ["Held by tech", "Held by techother", "Nobody home"]
+    warning = element(page, "ignored-filters")
+    assert "technician=&lt;b&gt;ghost&lt;/b&gt;" in warning

@@ -394,8 +394,10 @@ class IncidentQuerySchema(Query):
     category = fields.List(Choice(Category), metadata={"description": "Repeat to match any of several."})
     priority = fields.List(Choice(Priority), metadata={"description": "Repeat to match any of several."})
     urgency = fields.List(Choice(Urgency), metadata={"description": "Repeat to match any of several."})
-    technician = fields.String(validate=[Pattern(r"^(?:me|none|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
-        "description": "A technician's id, `me`, or `none` for unassigned incidents."})
+    technician = fields.String(validate=[Pattern(r"^(?:me|none|[1-9][0-9]{0,9}|[A-Za-z0-9_.~-]{3,80})$"),
+                                         _fits_an_id], metadata={
+        "description": "A technician's id, `me`, `none` for unassigned incidents, or a username (whatever its "
+                       "case; one nobody has is a 422). `none` and all-digit values are never read as usernames."})
     reporter = fields.String(validate=[Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
         "description": "A reporter's id or `me`."})
     q = fields.String(validate=[validate.Length(max=200), Pattern(NO_CONTROL_CHARS)], metadata={

@@ -178,6 +178,16 @@ def find_user(username: str) -> User:
     return user
 
 
+def id_named(username: str) -> int | None:
+    """The id of the account `username` names, whatever its case (see username_key), or None: the
+    one lookup behind a person filter given as a username (`technician=Tech1` in the API and the
+    list page alike)."""
+    if not username or len(username) > 100:
+        return None
+    user = _by_name(username)
+    return user.id if user is not None else None
+
+
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:

@@ -90,15 +90,22 @@ def _enum_values(enum_cls, raw: list[str]) -> list:
 
 
 def _technician(raw: str | None, user: User) -> tuple[str | None, int | None, bool]:
-    """`me`, `none` (unassigned) or a user id -> (cleaned value, technician id, unassigned?)."""
-    value = (raw or "").strip().lower()
+    """`me`, `none` (unassigned), a user id or a username (whatever its case, as the API takes it)
+    -> (cleaned value, technician id, unassigned?); (None, None, False) for a value that names nobody,
+    which the caller reports as ignored."""
+    from app.auth.service import id_named  # the one username lookup, shared with the API's filter
+
+    typed = (raw or "").strip()
+    value = typed.lower()
     if value == ME:
         return ME, user.id, False
     if value == NOBODY:
         return NOBODY, None, True
-    if value.isdigit() and len(value) <= MAX_ID_DIGITS and int(value) <= MAX_ID:
-        return value, int(value), False
-    return None, None, False
+    if value.isdigit():  # an id, never a username (as in the API)
+        fits = len(value) <= MAX_ID_DIGITS and int(value) <= MAX_ID
+        return (value, int(value), False) if fits else (None, None, False)
+    found = id_named(typed)
+    return (typed, found, False) if found is not None else (None, None, False)
 
 
 def _int(raw: str | None, default: int, maximum: int) -> int:

@@ -12,6 +12,8 @@ from app.api.schemas import (
     IncidentUpdateSchema,
     shared,
 )
+from app.auth import service as accounts
+from app.exceptions import InvalidInput
 from app.incidents import queries, service
 from app.incidents.references import absolute_url
 from app.models import Incident as IncidentRow
@@ -26,11 +28,19 @@ UPDATE_DESCRIPTION = (
 )
 
 
-def _person(value: str | None, actor: User) -> int | None:
-    """A person filter's id: a number, or the caller for `me`."""
+def _person(value: str | None, actor: User, *, field: str) -> int | None:
+    """A person filter's id: a number, the caller for `me`, or the account a username names
+    (whatever its case); a username nobody has is a 422 naming `field`."""
     if value is None or value == "none":
         return None
-    return actor.id if value == "me" else int(value)
+    if value == "me":
+        return actor.id
+    if value.isdigit():
+        return int(value)
+    found = accounts.id_named(value)
+    if found is None:
+        raise InvalidInput.field(field, f"There is no user {value!r}.")
+    return found
 
 
 def list_filters(query: dict, actor: User) -> queries.IncidentFilters:
@@ -39,8 +49,10 @@ def list_filters(query: dict, actor: User) -> queries.IncidentFilters:
     return queries.IncidentFilters(
         status=query.get("status", []), severity=query.get("severity", []),
         category=query.get("category", []), priority=query.get("priority", []),
-        urgency=query.get("urgency", []), technician_id=_person(query.get("technician"), actor),
-        unassigned=query.get("technician") == "none", reporter_id=_person(query.get("reporter"), actor),
+        urgency=query.get("urgency", []),
+        technician_id=_person(query.get("technician"), actor, field="technician"),
+        unassigned=query.get("technician") == "none",
+        reporter_id=_person(query.get("reporter"), actor, field="reporter"),
         q=query.get("q"), sla=query.get("sla", []))
 
 
