@@ -4,6 +4,7 @@ from flask_restful import Api
 
 from app.api import bp
 from app.api.resources.attachments import AttachmentFile, IncidentAttachments
+from app.api.resources.bulk import BulkIncidents
 from app.api.resources.incidents import Incident, IncidentList
 from app.api.resources.meta import Health, OpenApiDocument, Ready
 from app.api.resources.reports import (
@@ -51,6 +52,7 @@ api.add_resource(Token, "/auth/tokens/<id:token_id>", endpoint="token")
 api.add_resource(Me, "/me", endpoint="me")
 api.add_resource(IncidentList, "/incidents/", endpoint="incidents")
 api.add_resource(IncidentExport, "/incidents/export.csv", endpoint="incidents_export")
+api.add_resource(BulkIncidents, "/incidents/bulk", endpoint="incidents_bulk")
 api.add_resource(Incident, "/incidents/<id:incident_id>", endpoint="incident")
 api.add_resource(IncidentEvents, "/incidents/<id:incident_id>/events", endpoint="incident_events")
 api.add_resource(IncidentComments, "/incidents/<id:incident_id>/comments", endpoint="incident_comments")
