@@ -30,6 +30,9 @@ class Panel:
     total: int
     optional: bool = False
     """Hidden when empty (a prompt to act, not a view people look for)."""
+    times: tuple[str, ...] = ("age",)
+    """The time column the table shows (the `incident_table` macro's `times`): how old each incident
+    is, or for a panel sorted by last change, when that was (what the panel is about)."""
 
 
 @dataclass
@@ -51,10 +54,12 @@ def _list_query(user: User, **args) -> ListQuery:
 
 
 def _panel(user: User, title: str, optional: bool = False, **args) -> Panel:
-    """The panel showing the first PANEL_SIZE incidents of the list these arguments ask for."""
+    """The panel showing the first PANEL_SIZE incidents of the list these arguments ask for; a list
+    in order of last change shows when that was, any other how old each incident is."""
     query = _list_query(user, **args)
     page = list_incidents(actor=user, filters=query.filters, sort=query.sort, per_page=PANEL_SIZE)
-    return Panel(title=title, query=query, incidents=page.items, total=page.total, optional=optional)
+    times = ("updated",) if query.sort.lstrip("-") == "updated_at" else ("age",)
+    return Panel(title=title, query=query, incidents=page.items, total=page.total, optional=optional, times=times)
 
 
 def dashboard_for(user: User) -> Dashboard:

@@ -1,5 +1,5 @@
 """Incident pages: the list, reporting a new one, the detail page and the edit form."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.exceptions import DomainError, InvalidInput, PayloadTooLarge
@@ -10,20 +10,34 @@ from app.web import bp
 from app.web.detail import render_detail
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import EditIncidentForm, IncidentForm
-from app.web.listing import PER_PAGE_CHOICES, SLA_OPTIONS, SORT_CHOICES, parse_list_query
+from app.web.listing import PER_PAGE_CHOICES, SLA_OPTIONS, SORT_CHOICES, list_etag, parse_list_query
+
+LIVE_POLL_SECONDS = 10
 
 
 @bp.get("/ui/incidents/")
 @login_required
 def incidents():
-    """The filterable, sortable, paginated list; the whole view lives in the query string."""
+    """The filterable, sortable, paginated list; the whole view lives in the query string.
+
+    It answers a weak ETag over what its results show and 304 to a matching If-None-Match, so the
+    page's own poll (js/list.js) costs one query and no rendering while nothing changes."""
     query = parse_list_query(request.args, current_user)
     page = queries.list_incidents(actor=current_user, filters=query.filters, sort=query.sort,
                                   page=query.page, per_page=query.per_page)
-    return render_template("web/incident_list.html", page=page, query=query, technicians=service.technicians(),
-                           statuses=list(Status), severities=list(Severity), categories=list(Category),
-                           priorities=list(Priority), urgencies=list(Urgency), standings=SLA_OPTIONS,
-                           sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES)
+    tag = list_etag(query, page, current_user)
+    if request.if_none_match.contains_weak(tag):
+        response = current_app.response_class(status=304)
+        response.set_etag(tag, weak=True)
+        return response
+    response = current_app.make_response(render_template(
+        "web/incident_list.html", page=page, query=query, etag=tag, technicians=service.technicians(),
+        statuses=list(Status), severities=list(Severity), categories=list(Category),
+        priorities=list(Priority), urgencies=list(Urgency), standings=SLA_OPTIONS,
+        sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES,
+        live_seconds=current_app.config.get("LIVE_POLL_SECONDS", LIVE_POLL_SECONDS)))
+    response.set_etag(tag, weak=True)
+    return response
 
 
 @bp.route("/ui/incidents/new", methods=["GET", "POST"])
@@ -63,6 +77,7 @@ def edit_incident(incident_id: int):
         return redirect(detail_url)
     form = EditIncidentForm(obj=incident)
     if form.validate_on_submit():
+        version = incident.version
         try:
             service.edit_incident(actor=current_user, incident=incident, details=form.details(),
                                   expected_version=form.version.data)
@@ -72,7 +87,12 @@ def edit_incident(incident_id: int):
             flash_refusal(exc, reference=incident.reference)
             return redirect(detail_url)
         else:
-            flash(f"{incident.reference} was updated.", "success")
+            # The domain writes no event and no new version for an edit that changes nothing
+            # (after its own cleaning of the text), so an unchanged version is the honest test.
+            if incident.version == version:
+                flash(f"Nothing changed: {incident.reference} already says that.", "info")
+            else:
+                flash(f"{incident.reference} was updated.", "success")
             return redirect(detail_url)
     status = 422 if form.errors else 200
     return render_template("web/incident_form.html", form=form, incident=incident), status
