@@ -1,36 +1,122 @@
-"""Full-text search on title and description: SQLite FTS5, or a PostgreSQL GIN tsvector index.
+"""Full-text search over what people wrote about an incident, through an index on SQLite (FTS5)
+and on PostgreSQL (GIN over a word list), so its cost follows the matches, not the table size.
 
-Both answer the same question, "incidents containing words starting with each word of q",
-through an index, so search cost follows the number of matches, not the table size."""
-import re
+The rule (SPEC "The queue"): an incident matches when each word of the search box is the start of
+a word somewhere in the text the searcher may read about it: its title, description and
+resolution notes, and the bodies of its timeline events — comments, and the notes written with
+an assignment, a hold or a reopen — internal ones (staff notes) only when the searcher is staff.
+The words may sit in different places ("disk" in the title, "nginx" in a comment): each word is
+looked up on its own, and an incident must be found by every one.
 
-from sqlalchemy import ColumnElement, false, literal_column, select, text
+A word is a run of letters, digits, combining marks (so Devanagari or Thai words stay whole) and
+emoji (🔥, 👍🏽, 👨‍💻, flags): everything else separates words, and is what makes hostile input
+(quotes, `*`, `-`, NEAR, parentheses) harmless: only the words reach the index, each quoted.
+Letters are compared ignoring case; SQLite also ignores accents ("cafe" finds "café"),
+PostgreSQL's index does not (it finds "café" from "café" or "CAFÉ"). Scripts written without
+spaces (Chinese, Japanese) have no word breaks to find: a search matches the start of a run of
+such characters. An emoji next to a letter is part of the same word ("done✅" is found by
+"done", not by "✅").
+
+The index definitions live in migration 0012 (they must equal EMOJI_RANGES, TOKENIZE and
+`pg_words` here: the queries repeat the index expression; a test compares them)."""
+import unicodedata
+
+from sqlalchemy import ColumnElement, and_, bindparam, false, literal_column, select, text, union_all
 
 from app.extensions import db
-from app.models import Incident
+from app.models import Incident, IncidentEvent
 
 MAX_TERMS = 8
-_WORD = re.compile(r"[^\W_]+")
-# Must match the expression of the index created by migration 0002 on PostgreSQL. Punctuation is
-# turned into spaces first so PostgreSQL splits words as `terms()` does ("db-226" -> db, 226;
-# its own parser would index "-226" as a signed number).
-PG_DOCUMENT = "to_tsvector('simple', regexp_replace(title || ' ' || description, '[^[:alnum:]]+', ' ', 'g'))"
+MAX_TERM_CHARS = 100  # a word's first 100 characters find it (PostgreSQL indexes runs of 200)
+
+# Emoji and the characters that join them into one (ZWJ, variation selectors, keycap, tags).
+EMOJI_RANGES = (
+    (0x200D, 0x200D), (0x20E3, 0x20E3), (0x231A, 0x231B), (0x23E9, 0x23F3), (0x23F8, 0x23FA),
+    (0x25AA, 0x25AB), (0x25B6, 0x25B6), (0x25C0, 0x25C0), (0x25FB, 0x25FE), (0x2600, 0x27BF),
+    (0x2934, 0x2935), (0x2B05, 0x2B07), (0x2B1B, 0x2B1C), (0x2B50, 0x2B50), (0x2B55, 0x2B55),
+    (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3297), (0x3299, 0x3299), (0xFE0E, 0xFE0F),
+    (0x1F000, 0x1FAFF), (0xE0020, 0xE007F),
+)
+# SQLite's unicode61 keeps letters, numbers and private-use characters by default; marks and
+# emoji are added.
+TOKENIZE = ("unicode61 categories 'L* N* Co M*' tokenchars '"
+            + "".join(chr(c) for low, high in EMOJI_RANGES for c in range(low, high + 1)) + "'")
+# PostgreSQL: its text-search parser drops emoji and reads "-226" as a number, so the word list is
+# cut by a regular expression instead, the same one for the indexed text and for the search words.
+PG_WORD = "[:alnum:]" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in EMOJI_RANGES)
+PG_INCIDENT_TEXT = "title || ' ' || description || ' ' || coalesce(resolution_notes, '')"
+PG_EVENT_TEXT = "coalesce(body, '')"
+
+
+def pg_words(text_sql: str) -> str:
+    """The word list of `text_sql` as a tsvector (lexemes without positions), lower-cased; runs over
+    200 characters are cut (a lexeme holds at most 2 KiB; longer ones would be mangled)."""
+    return ("array_to_tsvector(array_remove(regexp_split_to_array(regexp_replace(lower(" + text_sql + "), "
+            "'([" + PG_WORD + "]{200})', '\\1 ', 'g'), '[^" + PG_WORD + "]+'), ''))")
+
+
+# Each word of a search term as a prefix, all required: 'disk':* & 'full':*. The term went through
+# `terms()` already; PostgreSQL may still cut it where its own idea of a letter differs (a mark).
+_PG_QUERY = ("(SELECT string_agg('''' || w || ''':*', ' & ') "  # noqa: S608 -- constants; the word is bound
+             f"FROM unnest(tsvector_to_array({pg_words('CAST(:term AS text)')})) AS w)::tsquery")
+
+_EMOJI = frozenset(c for low, high in EMOJI_RANGES for c in range(low, high + 1))
+
+
+def _is_word_char(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "LNM" or category == "Co" or ord(char) in _EMOJI
 
 
 def terms(q: str) -> list[str]:
-    """The words of a search box, lower-cased, at most MAX_TERMS."""
-    return [w.lower() for w in _WORD.findall(q or "")][:MAX_TERMS]
+    """The words of a search box as the indexes cut them, lower-cased: at most MAX_TERMS words of at
+    most MAX_TERM_CHARS characters each. A word is a run of word characters."""
+    words: list[str] = []
+    current: list[str] = []
+    for char in (q or "") + " ":
+        if _is_word_char(char):
+            current.append(char)
+            continue
+        if current and any(unicodedata.category(c)[0] != "M" for c in current):  # not a lone mark
+            words.append("".join(current)[:MAX_TERM_CHARS].lower())
+            if len(words) == MAX_TERMS:
+                break
+        current = []
+    return words
 
 
-def matches(q: str) -> ColumnElement[bool]:
-    """A WHERE clause selecting incidents that contain every word of `q` (as word prefixes)."""
+def matches(q: str, *, staff: bool) -> ColumnElement[bool]:
+    """A WHERE clause on incidents: those in which every word of `q` starts a word of the title,
+    description, resolution notes or an event's body — internal notes counted only for `staff`."""
     words = terms(q)
     if not words:
         return false()
-    if db.session.get_bind().dialect.name == "postgresql":
-        tsquery = " & ".join(f"{w}:*" for w in words)
-        return text(f"{PG_DOCUMENT} @@ to_tsquery('simple', :tsquery)").bindparams(tsquery=tsquery)
-    fts_query = " AND ".join(f'"{w}"*' for w in words)
-    rowids = select(literal_column("rowid")).select_from(text("incidents_fts")).where(
-        text("incidents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
-    return Incident.id.in_(rowids)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    found = _postgres_found if postgres else _sqlite_found
+    return and_(*(Incident.id.in_(found(word, staff=staff)) for word in words))
+
+
+def _visible(query, *, staff: bool):
+    return query if staff else query.where(IncidentEvent.internal.is_(False))
+
+
+def _sqlite_found(word: str, *, staff: bool):
+    """The ids of the incidents where `word` starts a word: a lookup in each FTS5 index (the word
+    quoted, a prefix query), events mapped to their incident by primary key."""
+    fts_query = f'"{word}"*'  # a word holds no double quote (see terms)
+    in_incidents = (select(literal_column("rowid")).select_from(text("incidents_fts"))
+                    .where(literal_column("incidents_fts").match(fts_query)))
+    event_ids = (select(literal_column("rowid")).select_from(text("incidents_fts_events"))
+                 .where(literal_column("incidents_fts_events").match(fts_query)))
+    in_events = _visible(select(IncidentEvent.incident_id).where(IncidentEvent.id.in_(event_ids)), staff=staff)
+    return union_all(in_incidents, in_events)
+
+
+def _postgres_found(word: str, *, staff: bool):
+    """The ids of the incidents where `word` starts a word: a GIN index scan on each table."""
+    term = bindparam("term", word, unique=True)
+    in_incidents = (select(literal_column("found.id")).select_from(text("incidents AS found"))
+                    .where(text(f"{pg_words(PG_INCIDENT_TEXT)} @@ {_PG_QUERY}").bindparams(term)))
+    in_events = _visible(select(IncidentEvent.incident_id).where(
+        text(f"{pg_words(PG_EVENT_TEXT)} @@ {_PG_QUERY}").bindparams(term)), staff=staff)
+    return union_all(in_incidents, in_events)
