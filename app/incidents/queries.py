@@ -128,7 +128,7 @@ def _standing(filters: IncidentFilters) -> list[ColumnElement[bool]]:
 def matching(actor: User, filters: IncidentFilters) -> Select:
     """Every incident `actor` may see that matches `filters` (the planner picks the path)."""
     query = select(Incident).where(*_where(_terms(actor, filters)), *_standing(filters))
-    return query.where(search.matches(filters.q)) if _searching(filters) else query
+    return query.where(search.matches(filters.q, staff=sees_internal(actor))) if _searching(filters) else query
 
 
 def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
@@ -145,7 +145,7 @@ def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int
     if _searching(filters):
         # The search index names the candidate rows; no other index may compete with it.
         path = paging.Path()
-        extra.append(search.matches(filters.q))
+        extra.append(search.matches(filters.q, staff=sees_internal(actor)))
     else:
         path = paging.choose(terms, sort, branching=offset + limit <= paging.MAX_BRANCH_ROWS)
     if cursor:
@@ -169,7 +169,8 @@ def _search_page(actor: User, filters: IncidentFilters, sort: str, *, offset: in
     (its prefix lookups are the costly part): the ids with a window count, then their rows.
     The total is None when the page is past the end (no row to carry it)."""
     ids = (select(Incident.id, func.count().over().label("total"))
-           .where(*_where(_terms(actor, filters), frozenset()), *_standing(filters), search.matches(filters.q))
+           .where(*_where(_terms(actor, filters), frozenset()), *_standing(filters),
+                  search.matches(filters.q, staff=sees_internal(actor)))
            .order_by(*paging.order_by(sort, nulls_last=True)).limit(limit).offset(offset))
     found = db.session.execute(ids).all()
     if not found:
