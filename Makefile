@@ -88,9 +88,10 @@ image-test: $(VENV)/.dev-installed  ## Build, run and prove the image from outsi
 	IMAGE=$(IMAGE) IMAGE_TAR=$(IMAGE_TAR) PYTHON=$(BIN)/python scripts/image-test.sh
 
 .PHONY: screenshots
-screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story (and the collaboration scene) in Chromium; PNGs to docs/screenshots/
+screenshots: $(VENV)/.dev-installed chromium  ## Drive the main story (and the collaboration and queue scenes) in Chromium; PNGs to docs/screenshots/
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py
 	PYTHONPATH=. $(BIN)/python scripts/screenshots_collaboration.py
+	PYTHONPATH=. $(BIN)/python scripts/screenshots_queue.py
 
 .PHONY: demo
 demo: $(VENV)/.dev-installed chromium  ## Record the main story in Chromium: docs/demo/story.webm + poster.png (installs Debian's ffmpeg)
