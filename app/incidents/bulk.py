@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
+
 from app.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.incidents import paging, queries, service, watchers
 from app.incidents.enums import Severity, Status, Urgency
-from app.incidents.lifecycle import RULES, can_hold_incidents, is_staff
+from app.incidents.lifecycle import RULES, STAFF, can_hold_incidents, is_staff
 from app.incidents.lifecycle import Action as Move
 from app.incidents.validation import validate_details, validate_note
 from app.models import MAX_ID, Incident, User, utcnow
@@ -90,6 +92,13 @@ def offered_to(actor: User) -> list[BulkAction]:
     return [action for action in BulkAction if action not in _MOVE or actor.role in RULES[_MOVE[action]].roles]
 
 
+def watcher_choices() -> list[User]:
+    """Whom an admin may add as a watcher to many incidents at once: the active staff, by name (each
+    incident's own rule still decides; a reporter watches only their own, so is never offered here)."""
+    return list(db.session.scalars(select(User).where(User.active.is_(True), User.role.in_(tuple(STAFF)))
+                                   .order_by(User.name, User.id)))
+
+
 @dataclass(frozen=True)
 class Result:
     """What became of one incident: `status` after the call (None when the actor may not see it),
@@ -99,7 +108,8 @@ class Result:
     ok: bool
     status: Status | None
     detail: str
-    reference: str | None = None  # None when not visible
+    reference: str | None = None  # None when not visible, as is the title
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,8 +253,9 @@ def _one(actor: User, incident_id: Any, change: Change) -> Result:
     except DomainError as exc:
         db.session.rollback()
         return Result(id=incident.id, ok=False, status=incident.status, detail=_refusal(exc),
-                      reference=incident.reference)
-    return Result(id=incident.id, ok=True, status=incident.status, detail=done, reference=incident.reference)
+                      reference=incident.reference, title=incident.title)
+    return Result(id=incident.id, ok=True, status=incident.status, detail=done, reference=incident.reference,
+                  title=incident.title)
 
 
 def _refusal(exc: DomainError) -> str:
