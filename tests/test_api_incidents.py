@@ -265,7 +265,7 @@ class TestListing:
         """per_page=2: three pages, each with the right links, the filters kept in them."""
         first = client.get("/incidents/?per_page=2&q=", headers=headers["admin"])
         assert first.get_json() | {"items": None, "next": None} == {
-            "items": None, "next": None, "page": 1, "per_page": 2, "total": 6}
+            "items": None, "next": None, "prev": None, "page": 1, "per_page": 2, "total": 6}
         links = _links(first)
         assert set(links) == {"first", "next", "last"}
         assert "page=2" in links["next"] and "per_page=2" in links["next"] and "q=" in links["next"]

@@ -16,9 +16,11 @@ def _url(per_page: int, **position: str) -> str:
 
 def link_header(page: Page) -> str:
     """first, prev, next and last, as they apply to `page`; a page reached by cursor links
-    to the next one by cursor."""
+    to the previous and the next one by cursor."""
     links = [(_url(page.per_page, page="1"), "first")]
-    if page.has_prev:
+    if page.page is None and page.prev_cursor:
+        links.append((_url(page.per_page, cursor=page.prev_cursor), "prev"))
+    elif page.has_prev:
         links.append((_url(page.per_page, page=str(min(page.page - 1, page.pages))), "prev"))
     if page.page is None and page.next_cursor:
         links.append((_url(page.per_page, cursor=page.next_cursor), "next"))

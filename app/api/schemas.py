@@ -187,6 +187,10 @@ class IncidentPageSchema(Schema):
     next_cursor = fields.String(data_key="next", required=True, allow_none=True, metadata={
         "description": "Send as `cursor` for the page after this one (null on the last page). Unlike "
                        "`page`, a cursor costs the same at any depth."})
+    prev_cursor = fields.String(data_key="prev", required=True, allow_none=True, metadata={
+        "description": "Send as `cursor` for the page before this one (null on the first page): the "
+                       "`per_page` incidents just before this page's first, in the same order. Walking "
+                       "`next` then `prev` gives back the same pages."})
 
 
 class EventSchema(Schema):

@@ -14,7 +14,13 @@ A sort key that may be null (`resolve_due_at`, null while an incident is on hold
 last in either direction. SQLite and PostgreSQL disagree on where NULL sorts, and `NULLS LAST`
 would make SQLite sort instead of walk, so the list is read as two parts, each one index walk: the
 rows holding a value (`Part.VALUED`), then the others by id (`Part.NULLS`). A cursor says which
-part its row is in."""
+part its row is in.
+
+A cursor points one way: `next` reads the rows after its row, `prev` the rows before it. The rows
+before a row are those after it in the reversed sort (every column's direction flipped, so the
+nulls part comes first, then the valued part from its far end), read that way and turned back:
+going back costs one index walk too, and crosses the valued/nulls boundary as going forward does.
+A `prev` cursor is therefore decoded in the reversed sort."""
 import base64
 import binascii
 import json
@@ -137,15 +143,42 @@ def _json_value(value: Any) -> Any:
     return value.value if isinstance(value, Severity) else value
 
 
-def encode_cursor(incident: Incident, sort: str) -> str:
-    """An opaque token meaning "after this incident, in this sort order"."""
+BEFORE = "before"
+"""The first element of a cursor that reads backwards (no sort is called that)."""
+
+
+def reverse(sort: str) -> str:
+    """The same sort, every column the other way (the order a `prev` cursor reads in)."""
+    return sort[1:] if sort.startswith("-") else f"-{sort}"
+
+
+def encode_cursor(incident: Incident, sort: str, *, before: bool = False) -> str:
+    """An opaque token meaning "after this incident, in this sort order" (or "before" it)."""
     values = [_json_value(getattr(incident, name)) for name in SORT_KEYS[sort.lstrip("-")]]
-    raw = json.dumps([sort, *values], separators=(",", ":"))
+    raw = json.dumps([BEFORE, sort, *values] if before else [sort, *values], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _raw(cursor: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
+def is_before(cursor: str) -> bool:
+    """Whether the cursor reads the rows before its row (a `prev`: walk the reversed sort); a
+    broken one is left to `after()` to refuse."""
+    try:
+        raw = _raw(cursor)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return False
+    return isinstance(raw, list) and len(raw) > 1 and raw[0] == BEFORE
+
+
 def _decode(cursor: str, sort: str) -> list[Any]:
-    raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    """The key values of a cursor walked in `sort`: a `next` cursor of the list in that sort, or
+    a `prev` cursor of the list in the reversed sort."""
+    raw = _raw(cursor)
+    if isinstance(raw, list) and raw[:1] == [BEFORE]:
+        raw, sort = raw[1:], reverse(sort)
     names = SORT_KEYS[sort.lstrip("-")]
     if not isinstance(raw, list) or len(raw) != len(names) + 1 or raw[0] != sort:
         raise ValueError("another list's cursor")
@@ -186,7 +219,8 @@ def in_nulls(cursor: str, sort: str) -> bool:
 def after(cursor: str, sort: str) -> ColumnElement[bool]:
     """Rows strictly after the cursor's row in `sort` order, within its part: one row-value
     comparison, which the chosen index answers by seeking straight to it, however deep. (A row
-    with a null key fails the comparison, so the valued part's condition never lets one in.)"""
+    with a null key fails the comparison, so the valued part's condition never lets one in.)
+    `sort` is the order walked: a `prev` cursor of a list is read in its list's reversed sort."""
     values = _position(cursor, sort)
     columns = [getattr(Incident, name) for name in SORT_KEYS[sort.lstrip("-")]]
     if values[0] is None:  # among the nulls, which run by their tie-breakers

@@ -46,13 +46,15 @@ class IncidentFilters:
 @dataclass
 class Page:
     """One page of a list. `page` is None when it was reached by a cursor (keyset pagination);
-    `next_cursor` continues after its last item, None when nothing follows."""
+    `next_cursor` continues after its last item, None when nothing follows; `prev_cursor` reads
+    the page before its first item, None when nothing comes before."""
 
     items: list[Incident]
     page: int | None
     per_page: int
     total: int
     next_cursor: str | None = None
+    prev_cursor: str | None = None
 
     @property
     def pages(self) -> int:
@@ -66,7 +68,9 @@ class Page:
 
     @property
     def has_prev(self) -> bool:
-        return self.page is not None and self.page > 1
+        if self.page is None:
+            return self.prev_cursor is not None
+        return self.page > 1
 
 
 def get_incident(*, actor: User, incident_id: int) -> Incident:
@@ -183,8 +187,10 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
                    page: int = 1, per_page: int = DEFAULT_PER_PAGE, cursor: str | None = None) -> Page:
     """A page of the incidents this user may see, newest first unless `sort` says otherwise.
 
-    `page` skips rows with OFFSET, which costs more the deeper it goes; `cursor` (a previous
-    page's `next_cursor`) seeks to the same place through the index, so every page costs the same."""
+    `page` skips rows with OFFSET, which costs more the deeper it goes; `cursor` (a page's
+    `next_cursor`, or its `prev_cursor` to go back) seeks to the same place through the index, so
+    every page costs the same. Going back walks the reversed sort from the cursor and turns the
+    rows round (app.incidents.paging)."""
     if sort.lstrip("-") not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     if filters.sla and filters.now is None:
@@ -193,11 +199,19 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
     page = max(1, page)
     offset = (page - 1) * per_page
     if cursor:
-        # One row more than asked says whether another page follows, without counting.
-        rows = _rows(actor, filters, sort, offset=0, limit=per_page + 1, cursor=cursor)
-        result = Page(items=rows[:per_page], page=None, per_page=per_page,
+        # One row more than asked says whether another page follows (or, going back, precedes),
+        # without counting.
+        backwards = paging.is_before(cursor)
+        walk = paging.reverse(sort) if backwards else sort
+        rows = _rows(actor, filters, walk, offset=0, limit=per_page + 1, cursor=cursor, backwards=backwards)
+        items = rows[:per_page]
+        if backwards:
+            items.reverse()
+        result = Page(items=items, page=None, per_page=per_page,
                       total=count_incidents(actor=actor, filters=filters))
-        more = len(rows) > per_page
+        beyond = len(rows) > per_page
+        # The cursor's own row lies on the other side, so that way there is always a page.
+        more, earlier = (bool(items), beyond) if backwards else (beyond, bool(items))
     else:
         if _searching(filters):
             items, total = _search_page(actor, filters, sort, offset=offset, limit=per_page)
@@ -208,15 +222,19 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
             total = count_incidents(actor=actor, filters=filters)
         result = Page(items=items, page=page, per_page=per_page, total=total)
         more = result.has_next and bool(items)
+        earlier = page > 1 and bool(items)
     if more:
         result.next_cursor = paging.encode_cursor(result.items[-1], sort)
+    if earlier:
+        result.prev_cursor = paging.encode_cursor(result.items[0], sort, before=True)
     return result
 
 
 def _rows(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
-          cursor: str | None) -> list[Incident]:
+          cursor: str | None, backwards: bool = False) -> list[Incident]:
     """The rows of a page. On a nullable sort key: the rows holding a value, then, if the page is
-    not full, the others (nulls last in either direction), each part along its own index walk."""
+    not full, the others (nulls last in either direction), each part along its own index walk.
+    `backwards` (a `prev` cursor, `sort` already reversed): the list's last part, the nulls, first."""
     def read(part: paging.Part | None, *, skip: int, take: int, after: str | None) -> list[Incident]:
         return list(db.session.scalars(_page_query(actor, filters, sort, offset=skip, limit=take, cursor=after,
                                                    part=part)))
@@ -224,6 +242,12 @@ def _rows(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limi
     key = paging.nullable_key(sort)
     if key is None:
         return read(None, skip=offset, take=limit, after=cursor)
+    if backwards:
+        if not paging.in_nulls(cursor, sort):  # the nulls all come after a valued row
+            return read(paging.Part.VALUED, skip=0, take=limit, after=cursor)
+        rows = read(paging.Part.NULLS, skip=0, take=limit, after=cursor)
+        return rows if len(rows) == limit else rows + read(paging.Part.VALUED, skip=0, take=limit - len(rows),
+                                                           after=None)
     if cursor and paging.in_nulls(cursor, sort):
         return read(paging.Part.NULLS, skip=0, take=limit, after=cursor)
     rows = read(paging.Part.VALUED, skip=offset, take=limit, after=cursor)
