@@ -46,9 +46,14 @@
     region.replaceChildren(...Array.from(fresh.childNodes, (node) => document.importNode(node, true)));
     region.dataset.etag = fresh.dataset.etag || "";
 
-    region.querySelectorAll(".bulk-select").forEach((box) => {
+    const boxes = Array.from(region.querySelectorAll(".bulk-select"));
+    boxes.forEach((box) => {
       box.checked = checked.has(box.value);
     });
+    const wholePage = region.querySelector("#bulk-select-page");
+    if (wholePage) {
+      wholePage.checked = boxes.length > 0 && boxes.every((box) => box.checked);
+    }
     if (currentHref) {
       const row = region.querySelector(`[data-nav-row][data-href="${CSS.escape(currentHref)}"]`);
       if (row) {
