@@ -266,3 +266,13 @@ def test_an_edit_that_changes_nothing_says_so_and_records_nothing(client, people
                             follow_redirects=True))
     assert ("success", f"{incident.reference} was updated.") in flashes(page)
     assert "Severity low → changed to high" in element_text(page, "timeline")
+
+
+def test_a_technician_nobody_is_called_is_named_in_the_warning(client, people, queue):
+    """A username or id that names no one (an old bookmark of a renamed account): every incident,
+    and the warning says the technician filter was dropped; a real username filters (H5's lookup)."""
+    login(client, people["admin"])
+    page = html(client.get("/ui/incidents/?technician=ghost&status=open"))
+    assert ignored(page) == ["Ignored technician=ghost: not a technician."]
+    assert len(rows(page)) == 3
+    assert ignored(html(client.get("/ui/incidents/?technician=TECH"))) == []
