@@ -96,8 +96,8 @@ def _back_to_list(target: str | None = None):
     if target and (target == home or target.startswith(home + "?")) \
             and not any(ord(char) < 32 or ord(char) == 127 for char in target) \
             and "\\" not in target and not urlsplit(target).netloc:
-        return redirect(target, 303)
-    return redirect(home, 303)
+        return redirect(target)
+    return redirect(home)
 
 
 @bp.post("/ui/views/")
