@@ -1,7 +1,7 @@
 """axe-core over every page of the portal (tests/browser/pages.py: each page as each role that can
 see it, error pages and forms sent back with errors too) in Debian's Chromium: no violation of
-impact "serious" or "critical". The pages people spend the day on are checked again in dark mode
-(the system's colour scheme emulated: the portal follows it).
+impact "serious" or "critical". The pages people spend the day on, and one of each other kind, are
+checked again in dark mode (the system's colour scheme emulated: the portal follows it).
 
 axe-core comes from the npm package in node_modules/ (`make axe`, pinned in package-lock.json),
 never from a CDN. The portal's Content-Security-Policy allows no inline script, so the file is not
@@ -101,9 +101,10 @@ def test_page_has_no_serious_violations(page: Page, browser: Browser, portal, ax
     assert not found, f"{visit.name} ({visit.url(portal)}):\n{readable(found)}"
 
 
-@pytest.mark.parametrize("visit", pages.params(pages.MAIN_VISITS, "axe-dark"))
+@pytest.mark.parametrize("visit", pages.params(pages.DARK_VISITS, "axe-dark"))
 def test_page_has_no_serious_violations_in_dark_mode(page: Page, browser: Browser, portal, axe_source, visit):
-    """The main pages with the system in dark mode (colour contrast is what changes)."""
+    """The main pages, and one of each other kind, with the system in dark mode (colour contrast is
+    what changes)."""
     page.emulate_media(color_scheme="dark")
     portal.open(browser, page, visit)
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
