@@ -11,8 +11,8 @@ looked up on its own, and an incident must be found by every one.
 A word is a run of letters, digits, combining marks (so Devanagari or Thai words stay whole) and
 emoji (🔥, 👍🏽, 👨‍💻, flags): everything else separates words, and is what makes hostile input
 (quotes, `*`, `-`, NEAR, parentheses) harmless: only the words reach the index, each quoted.
-Letters are compared ignoring case; SQLite also ignores accents ("cafe" finds "café"),
-PostgreSQL's index does not (it finds "café" from "café" or "CAFÉ"). Scripts written without
+Letters are compared ignoring case and, for Latin letters, accents ("cafe" and "CAFÉ" find
+"Café"), the same on both databases. Scripts written without
 spaces (Chinese, Japanese) have no word breaks to find: a search matches the start of a run of
 such characters. An emoji next to a letter is part of the same word ("done✅" is found by
 "done", not by "✅").
@@ -39,10 +39,30 @@ EMOJI_RANGES = (
 )
 # SQLite's unicode61 keeps letters, numbers and private-use characters by default; marks and
 # emoji are added.
-TOKENIZE = ("unicode61 categories 'L* N* Co M*' tokenchars '"
+TOKENIZE = ("unicode61 remove_diacritics 2 categories 'L* N* Co M*' tokenchars '"
             + "".join(chr(c) for low, high in EMOJI_RANGES for c in range(low, high + 1)) + "'")
 # PostgreSQL: its text-search parser drops emoji and reads "-226" as a number, so the word list is
 # cut by a regular expression instead, the same one for the indexed text and for the search words.
+# PostgreSQL: Latin letters lose their accents as SQLite's remove_diacritics 2 takes them off
+# (decomposable letters of Latin-1 Supplement, Extended-A/B and Extended Additional; SQLite keeps Ǡ ǡ
+# and folds ſ ẛ to s); combining accents (U+0300-036F) are dropped.
+LATIN_RANGES = ((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+
+
+def _latin_folds() -> tuple[str, str]:
+    pairs = {}
+    for low, high in LATIN_RANGES:
+        for code in range(low, high + 1):
+            parts = unicodedata.normalize("NFD", chr(code))
+            if len(parts) > 1 and parts[0].isascii() and parts[0].isalpha() and all(
+                    unicodedata.combining(mark) for mark in parts[1:]):
+                pairs[chr(code)] = parts[0].lower()
+    del pairs["\u01e0"], pairs["\u01e1"]
+    pairs.update({"\u017f": "s", "\u1e9b": "s"})
+    return "".join(pairs), "".join(pairs.values())
+
+
+ACCENTED, UNACCENTED = _latin_folds()
 PG_WORD = "[:alnum:]" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in EMOJI_RANGES)
 PG_INCIDENT_TEXT = "title || ' ' || description || ' ' || coalesce(resolution_notes, '')"
 PG_EVENT_TEXT = "coalesce(body, '')"
@@ -51,7 +71,8 @@ PG_EVENT_TEXT = "coalesce(body, '')"
 def pg_words(text_sql: str) -> str:
     """The word list of `text_sql` as a tsvector (lexemes without positions), lower-cased; runs over
     200 characters are cut (a lexeme holds at most 2 KiB; longer ones would be mangled)."""
-    return ("array_to_tsvector(array_remove(regexp_split_to_array(regexp_replace(lower(" + text_sql + "), "
+    return ("array_to_tsvector(array_remove(regexp_split_to_array(regexp_replace(translate(regexp_replace(lower("
+            + text_sql + "), '[\\u0300-\\u036F]', '', 'g'), '" + ACCENTED + "', '" + UNACCENTED + "'), "
             "'([" + PG_WORD + "]{200})', '\\1 ', 'g'), '[^" + PG_WORD + "]+'), ''))")
 
 

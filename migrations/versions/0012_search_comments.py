@@ -2,12 +2,13 @@
 in any script, emoji included.
 
 - SQLite: incidents_fts is rebuilt over (title, description, resolution_notes) with a tokenizer
-  that keeps combining marks inside words (Devanagari, Thai...) and counts emoji as word
-  characters (unicode61 drops them); a second FTS5 table, incidents_fts_events, indexes the
+  that keeps combining marks inside words (Devanagari, Thai...), counts emoji as word characters
+  (unicode61 drops them) and takes accents off every Latin letter (remove_diacritics 2); a second FTS5 table, incidents_fts_events, indexes the
   bodies of incident_events (external content, kept in step by triggers). Both are filled from
   the existing rows.
 - PostgreSQL: ix_incidents_search covers resolution_notes too, ix_incidents_search_events the
-  events' bodies. Both index the same word list: the text lower-cased, cut into runs of letters,
+  events' bodies. Both index the same word list: the text lower-cased, Latin letters without
+  their accents (as SQLite's remove_diacritics 2), cut into runs of letters,
   digits and emoji (PostgreSQL's own parser drops emoji and reads "-226" as a number), runs
   longer than 200 characters cut into pieces (a tsvector lexeme holds at most 2 KiB).
 
@@ -19,6 +20,8 @@ Downgrading restores 0011's search: title and description only.
 Revision ID: 0012
 Revises: 0011
 """
+import unicodedata
+
 from alembic import op
 
 revision = '0012'
@@ -34,14 +37,35 @@ EMOJI_RANGES = (
     (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3297), (0x3299, 0x3299), (0xFE0E, 0xFE0F),
     (0x1F000, 0x1FAFF), (0xE0020, 0xE007F),
 )
-TOKENIZE = ("unicode61 categories 'L* N* Co M*' tokenchars '"
+TOKENIZE = ("unicode61 remove_diacritics 2 categories 'L* N* Co M*' tokenchars '"
             + "".join(chr(c) for low, high in EMOJI_RANGES for c in range(low, high + 1)) + "'")
+# PostgreSQL: Latin letters lose their accents as SQLite's remove_diacritics 2 takes them off
+# (decomposable letters of Latin-1 Supplement, Extended-A/B and Extended Additional; SQLite keeps Ǡ ǡ
+# and folds ſ ẛ to s); combining accents (U+0300-036F) are dropped.
+LATIN_RANGES = ((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+
+
+def _latin_folds() -> tuple[str, str]:
+    pairs = {}
+    for low, high in LATIN_RANGES:
+        for code in range(low, high + 1):
+            parts = unicodedata.normalize("NFD", chr(code))
+            if len(parts) > 1 and parts[0].isascii() and parts[0].isalpha() and all(
+                    unicodedata.combining(mark) for mark in parts[1:]):
+                pairs[chr(code)] = parts[0].lower()
+    del pairs["\u01e0"], pairs["\u01e1"]
+    pairs.update({"\u017f": "s", "\u1e9b": "s"})
+    return "".join(pairs), "".join(pairs.values())
+
+
+ACCENTED, UNACCENTED = _latin_folds()
 PG_WORD = "[:alnum:]" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in EMOJI_RANGES)
 
 
 def pg_words(text: str) -> str:
     """The word list of `text` as a tsvector (lexemes without positions)."""
-    return ("array_to_tsvector(array_remove(regexp_split_to_array(regexp_replace(lower(" + text + "), "
+    return ("array_to_tsvector(array_remove(regexp_split_to_array(regexp_replace(translate(regexp_replace(lower("
+            + text + "), '[\\u0300-\\u036F]', '', 'g'), '" + ACCENTED + "', '" + UNACCENTED + "'), "
             "'([" + PG_WORD + "]{200})', '\\1 ', 'g'), '[^" + PG_WORD + "]+'), ''))")
 
 
