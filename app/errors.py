@@ -3,6 +3,7 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, Response, current_app, json, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.exceptions import DomainError, InvalidInput
@@ -63,6 +64,19 @@ def handle_http_exception(exc: HTTPException):
     return response[0], status, {k: v for k, v in exc.get_headers() if k.lower() in {"allow", "retry-after"}}
 
 
+EXPIRED_FORM = ("The form expired: it was open for a long time, or you logged in again since. Nothing was "
+                "saved. Go back, reload the page and send it again (copy anything long you typed first).")
+
+
+def handle_expired_form(exc: CSRFError):
+    """A form whose CSRF token is missing, wrong or too old (Flask-WTF's CSRFError), in words a
+    person can act on instead of the token's jargon. The incident page's own forms do better:
+    app/web/actions.py shows the form again with what was typed."""
+    if is_api_request():  # the API takes no cookies and so no tokens; only a misrouted request lands here
+        return problem(400, exc.description)
+    return render_template("errors/generic.html", status=400, message=EXPIRED_FORM, title="The form expired"), 400
+
+
 def handle_domain_error(exc: DomainError):
     """A refusal from the domain that no view caught: the status it names (and when to retry)."""
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
@@ -87,5 +101,6 @@ def init_app(app: Flask) -> None:
 
     app.extensions["api_path_prefixes"] = path_prefixes(app)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(CSRFError, handle_expired_form)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

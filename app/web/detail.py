@@ -5,11 +5,11 @@ left column and this page's SLA card show the same `sla_reading`, formatted by `
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
-from flask_login import current_user
+from flask import Response, current_app, jsonify, render_template, request
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from app.incidents import queries, sla
+from app.incidents import live, queries, sla
 from app.incidents.clocks import warn_seconds
 from app.incidents.enums import ClockState, SlaCalendar
 from app.incidents.lifecycle import Action, Decision, allowed_actions, decide, sees_internal
@@ -28,6 +28,9 @@ def action_form(entry: IncidentAction, incident: Incident, *, submitted: bool = 
                                 technician_id=incident.technician_id)
     if entry.choices:
         form[entry.field].choices = entry.choices()
+    if entry.action == Action.COMMENT:
+        # The `c` key (js/keys.js) finds the comment box by this mark; a copy, never the class's dict.
+        form.body.render_kw = {**(form.body.render_kw or {}), "data-comment-box": True}
     return form
 
 
@@ -37,11 +40,39 @@ def render_detail(incident: Incident, submitted: dict[Action, FlaskForm] | None 
     allowed = allowed_actions(current_user, incident)
     shown = [(entry, submitted.get(entry.action) or action_form(entry, incident))
              for entry in INCIDENT_ACTIONS if entry.action in allowed]
+    events = queries.timeline(incident=incident, viewer=current_user)
     return render_template("web/incident_detail.html", incident=incident,
                            card=[(entry, form) for entry, form in shown if not entry.heading],
                            sections=[(entry, form) for entry, form in shown if entry.heading],
-                           may_edit=Action.EDIT in allowed,
-                           events=queries.timeline(incident=incident, viewer=current_user))
+                           may_edit=Action.EDIT in allowed, may_comment=Action.COMMENT in allowed,
+                           events=events, people=live.people_named(_named_in(events)),
+                           last_event_id=max((event.id for event in events), default=0))
+
+
+def _named_in(events) -> set[str]:
+    """The usernames the events recorded as values (an assignment's technicians)."""
+    return {name for event in events for name in (event.changes or {}).get("technician") or () if name}
+
+
+# ---- the page asks whether the incident changed (js/live.js) ---------------------------------
+
+@bp.get("/ui/incidents/<id:incident_id>/live")
+@login_required
+def incident_live(incident_id: int):
+    """The incident's state for its open page: JSON `{reference, version, last_event_id, by,
+    by_username, by_you}` with an ETag, 304 while it is the one the page already has (the page
+    polls with If-None-Match). 404 for an incident the user may not see, as the page itself."""
+    incident = queries.get_incident(actor=current_user, incident_id=incident_id)
+    now = live.state(incident=incident, viewer=current_user)
+    tag = f'W/"{now.version}-{now.last_event_id}-{current_user.id}"'
+    if request.if_none_match.contains_weak(tag[3:-1]):
+        return Response(status=304, headers={"ETag": tag})
+    response = jsonify(reference=incident.reference, version=now.version, last_event_id=now.last_event_id,
+                       by=now.by.name if now.by else "the portal",
+                       by_username=now.by.username if now.by else None,
+                       by_you=now.by is not None and now.by.id == current_user.id)
+    response.headers["ETag"] = tag
+    return response
 
 
 bp.add_app_template_global(sees_internal, "sees_internal")
