@@ -175,3 +175,9 @@ def test_an_odd_body_is_never_a_500(client, people):
         assert response.status_code == 422, (filters, response.get_data(as_text=True))
     repeated = save(client, headers, name="repeated", filters={"status": ["open"] * 500})
     assert repeated.status_code == 201 and repeated.get_json()["filters"] == {"status": ["open"]}
+
+
+def test_a_technician_by_username_as_the_list_takes_it(client, people):
+    """The list's technician filter takes a username; a view stores it as sent."""
+    created = save(client, bearer(people["admin"]), name="Tech's", filters={"technician": "TechOther"})
+    assert created.status_code == 201 and created.get_json()["filters"] == {"technician": "TechOther"}

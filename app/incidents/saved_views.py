@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from app.auth.roles import Role
-from app.auth.service import USERNAME_RE
 from app.database import write_transaction
 from app.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
@@ -36,10 +35,11 @@ REPEATABLE: dict[str, tuple[str, ...]] = {
     "urgency": tuple(u.value for u in Urgency),
     "sla": tuple(s.value for s in SlaStanding),
 }
-# The single-valued ones: a technician's id, `me`, `none` or username; a reporter's id or `me`; words.
+# The single-valued ones: a technician's id, `me`, `none` or username (whatever its case, as the list's
+# filter takes it); a reporter's id or `me`; words.
 _PERSON = r"me|[1-9][0-9]{0,17}"
 SINGLE: dict[str, re.Pattern] = {
-    "technician": re.compile(rf"^(?:{_PERSON}|none|{USERNAME_RE.pattern.strip('^$')})$"),
+    "technician": re.compile(rf"^(?:{_PERSON}|none|[A-Za-z0-9_.~-]{{3,80}})$"),
     "reporter": re.compile(rf"^(?:{_PERSON})$"),
     "q": re.compile(r"^[^\x00-\x1f\x7f]*$"),
 }

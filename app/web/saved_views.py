@@ -15,7 +15,7 @@ from app.auth.roles import Role
 from app.exceptions import DomainError, InvalidInput, PermissionDenied
 from app.incidents import saved_views
 from app.web import bp
-from app.web.listing import parse_list_query
+from app.web.listing import ListQuery, parse_list_query
 
 
 @dataclass(frozen=True)
@@ -50,26 +50,19 @@ def _key(filters: dict, sort: str) -> tuple:
                         for name, value in filters.items())), sort
 
 
-def _shown_now() -> tuple | None:
-    """The key of the list this request shows, if it is the list."""
-    if request.endpoint != "web.incidents":
-        return None
-    query = parse_list_query(request.args, current_user)
-    return _key(query.args, query.sort)
-
-
 @bp.app_template_global("views_nav")
-def views_nav() -> ViewsNav:
-    """The menu's entries for the current user, built once per request."""
+def views_nav(shown: ListQuery | None = None) -> ViewsNav:
+    """The menu's entries for the current user, built once per request; `shown` is the list the page
+    shows (the list page passes its query), whose entry is marked current."""
     # Kept with the request it was built for: an app context can outlive one request (the tests hold one).
     built = g.get("views_nav")
     if built is None or built[0] is not request._get_current_object():
-        built = g.views_nav = (request._get_current_object(), _build_nav())
+        built = g.views_nav = (request._get_current_object(), _build_nav(shown))
     return built[1]
 
 
-def _build_nav() -> ViewsNav:
-    shown = _shown_now()
+def _build_nav(query: ListQuery | None) -> ViewsNav:
+    shown = _key(query.args, query.sort) if query is not None else None
     marked = False
 
     def link(name: str, filters: dict, sort: str, **more) -> ViewLink:
