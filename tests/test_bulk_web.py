@@ -103,6 +103,8 @@ def test_a_hostile_resolution_note_and_title_are_shown_as_text(admin_client, peo
     ({"ids": ["1"]}, "Action: Must be one of"),
     ({"action": "resolve", "ids": ["1"], "resolution_notes": " \r\n "}, "Resolution note: Required with action"),
     ({"action": "resolve", "ids": ["1"], "resolution_notes": "x" * 10_001}, "Resolution note: Must be at most"),
+    ({"action": "resolve", "ids": ["1"], "resolution_notes": "Fixed\x00"}, "Resolution note: Must not contain control"),
+    ({"action": "resolve", "ids": ["1"], "resolution_notes": "Fixed\x1b[31m"}, "Resolution note: Must not contain"),
     ({"action": "assign", "ids": ["1"], "technician_id": "nobody"}, "Technician: Choose someone from the list."),
     ({"action": "assign", "ids": ["1"], "technician_id": "424242"}, "Technician: Must be the id of an active"),
     ({"action": "severity", "ids": ["1"], "severity": "apocalyptic"}, "Severity: Must be one of"),
