@@ -10,7 +10,7 @@ from tests.perf_helpers import BULK_PASSWORD, first_bulk_incident, load, recordi
 from tests.web_helpers import login
 
 # The most statements any of these pages may take: a budget, so a regression shows even at one size.
-BUDGET = 14
+BUDGET = 15  # 14 before the saved views in the navigation (one query a page)
 # (name, who asks: API caller or browser user, path; {n} is the page size, {id} an incident).
 REQUESTS = [
     ("api list", "api", "admin", "/incidents/?per_page={n}"),

@@ -289,7 +289,7 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
                                      reads_only=False),
     ("web.change_role", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/role", {"user{user}-role": "technician"},
                                            ok=302, reads_only=False, subjects=(OTHER,)),
-    ("web.deactivate_user", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/deactivate", {}, ok=302,
+    ("web.deactivate_user", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{user}/deactivate", {"confirm": "y"}, ok=302,
                                                reads_only=False, subjects=(OTHER,)),
     ("web.reactivate_user", "POST"): GatedCall(ADMIN_ONLY, "/ui/users/{inactive_user}/reactivate", {}, ok=302,
                                                reads_only=False, subjects=(OTHER,)),

@@ -32,7 +32,7 @@ def _text(fragment: str) -> str:
 
 def row(page: str, title: str) -> str:
     """The markup of the list row whose link is `title`."""
-    for found in re.findall(r"<tr>(.*?)</tr>", page, re.S):
+    for found in re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S):
         if f">{title}</a>" in found:
             return found
     raise AssertionError(f"no row for {title!r}")
@@ -117,7 +117,7 @@ def test_the_incident_page_has_an_sla_card(client, people, clocks):
     running = clocks["running"]
     page = html(client.get(f"/ui/incidents/{running.id}"))
     due = running.created_at + timedelta(minutes=240)
-    assert f'<time datetime="{due:%Y-%m-%dT%H:%M:%SZ}">' in page.split('id="sla-resolve"')[1].split("</dd>")[0]
+    assert f'<time datetime="{due:%Y-%m-%dT%H:%M:%SZ}"' in page.split('id="sla-resolve"')[1].split("</dd>")[0]
     assert element_text(page, "sla-resolve").startswith("Resolve: 3h 49m left Due ")
     assert element_text(page, "sla-response").startswith("Response: 4m left Due ")
     assert "Responded" not in element_text(page, "sla-response")
