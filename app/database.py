@@ -157,7 +157,7 @@ def init_app(app: Flask) -> None:
 
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic filter: the search index objects are made by hand-written migration SQL
-    (FTS5 tables on SQLite, a GIN expression index on PostgreSQL), not by the models."""
+    (FTS5 tables on SQLite, GIN expression indexes on PostgreSQL), not by the models."""
     if type_ == "table" and name and name.startswith("incidents_fts"):
         return False
-    return not (type_ == "index" and name == "ix_incidents_search")
+    return not (type_ == "index" and name and name.startswith("ix_incidents_search"))
