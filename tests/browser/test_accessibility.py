@@ -79,6 +79,8 @@ def test_every_html_page_is_in_the_list():
     assert all(pages.endpoint_of(app, path) for path in ("/login", "/ui/incidents/1/edit", "/docs"))
     assert set(pages.EXCLUDED) <= {rule.endpoint for rule in app.url_map.iter_rules()}, \
         "EXCLUDED names a route that no longer exists"
+    assert {name for _, name in pages.PENDING} <= {visit.name for visit in pages.VISITS}, \
+        "PENDING names a visit that does not exist"
 
 
 def test_the_check_finds_a_violation(page: Page, browser: Browser, portal, axe_source):
