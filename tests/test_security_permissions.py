@@ -26,11 +26,11 @@ from app.auth.roles import Role
 from app.auth.service import issue_token, update_user
 from app.database import write_transaction
 from app.extensions import db
-from app.incidents import attachments, watchers
+from app.incidents import attachments, saved_views, watchers
 from app.incidents.enums import Status
 from app.incidents.lifecycle import Action, Decision, can_see, decide, move_for
 from app.mail.enums import OutboxStatus, WebhookStatus
-from app.models import Incident, IncidentWatcher, OutboxMessage, User, WebhookDelivery
+from app.models import Incident, IncidentWatcher, OutboxMessage, SavedView, User, WebhookDelivery
 from app.webhooks import endpoints as webhook_endpoints
 from app.webhooks import events as webhook_events
 from tests import factories, postgres
@@ -126,6 +126,7 @@ INCIDENT_ROUTES: dict[tuple[str, str], tuple[IncidentCall, ...]] = {
     ("api.incident_comments", "POST"): (IncidentCall("comment", Action.COMMENT, ONE + "/comments",
                                                      {"body": "Any news? {n}"}, ok=201),),
     ("web.incident", "GET"): (IncidentCall("page", Action.VIEW, PAGE, reads_only=True),),
+    ("web.incident_live", "GET"): (IncidentCall("live state", Action.VIEW, PAGE + "/live", reads_only=True),),
     ("web.edit_incident", "GET"): (IncidentCall("edit form", Action.EDIT, PAGE + "/edit", reads_only=True,
                                                 refusal_flash="warning"),),
     ("web.edit_incident", "POST"): (IncidentCall("edit", Action.EDIT, PAGE + "/edit", DETAILS_FORM, ok=302,
@@ -303,6 +304,8 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("web.reports_summary_csv", "GET"): GatedCall(STAFF, "/ui/reports/summary.csv"),
     ("web.reports_daily_csv", "GET"): GatedCall(STAFF, "/ui/reports/daily.csv"),
     ("web.export_incidents", "GET"): GatedCall(LOGIN, "/ui/incidents/export.csv"),
+    ("web.bulk_incidents", "POST"): GatedCall(STAFF, "/ui/incidents/bulk", {"action": "watch", "scope": "matching"},
+                                              reads_only=False),
     ("outbox.index", "GET"): GatedCall(ADMIN_ONLY, "/ui/outbox/"),
     ("outbox.retry", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/{failed_mail}/retry", {}, ok=302, reads_only=False),
     ("outbox.retry_failed", "POST"): GatedCall(ADMIN_ONLY, "/ui/outbox/retry-failed", {}, ok=302, reads_only=False),
@@ -335,12 +338,21 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("api.token", "DELETE"): GatedCall(LOGIN, "/auth/tokens/{token}", ok=204, reads_only=False,
                                        subjects=(OWN, OTHER), owner_only=True),
     ("api.me", "GET"): GatedCall(LOGIN, "/me"),
+    ("api.views", "GET"): GatedCall(LOGIN, "/views/"),
+    ("api.views", "POST"): GatedCall(LOGIN, "/views/", {"name": "view {n}"}, ok=201, reads_only=False),
+    # Only OWN: an admin deleting someone else's view is 204 by design (tests/test_views_api.py covers others).
+    ("api.view", "DELETE"): GatedCall(LOGIN, "/views/{view}", ok=204, reads_only=False, subjects=(OWN,)),
+    ("web.save_view", "POST"): GatedCall(LOGIN, "/ui/views/", {"view-name": "view {n}"}, ok=302, reads_only=False),
+    ("web.delete_view", "POST"): GatedCall(LOGIN, "/ui/views/{view}/delete", {}, ok=302, reads_only=False,
+                                           subjects=(OWN,)),
     # Each caller switches once, in either order after the page's form below (comments on, the rest off),
     # so each success changes their row.
     ("api.me", "PATCH"): GatedCall(LOGIN, "/me", {"notify": {"comments": False}}, reads_only=False),
     ("api.incidents", "GET"): GatedCall(LOGIN, "/incidents/"),
     ("api.incidents", "POST"): GatedCall(LOGIN, "/incidents/", NEW_INCIDENT, ok=201, reads_only=False),
     ("api.incidents_export", "GET"): GatedCall(LOGIN, "/incidents/export.csv"),
+    ("api.incidents_bulk", "POST"): GatedCall(STAFF, "/incidents/bulk", {"action": "watch", "filter": {}},
+                                              reads_only=False),
     ("api.report_summary", "GET"): GatedCall(STAFF, "/reports/summary"),
     ("api.report_summary_csv", "GET"): GatedCall(STAFF, "/reports/summary.csv"),
     ("api.report_daily", "GET"): GatedCall(STAFF, "/reports/daily"),
@@ -562,7 +574,15 @@ class World:
             "failed_mail": self.failed_mail(),
             "tech_c": self.ids["tech_c"],
             **self.webhook(n),
+            "view": self.view(owner, n),
         }
+
+    @staticmethod
+    def view(owner: User, n: int) -> int:
+        """A saved view of `owner`'s, the only one they keep (a user may keep 50, and cases are many)."""
+        db.session.execute(delete(SavedView).where(SavedView.owner_id == owner.id))
+        db.session.commit()
+        return saved_views.create(actor=owner, name=f"view {n}", filters={}).id
 
     def webhook(self, n: int) -> dict[str, int]:
         """A fresh endpoint and one finished delivery of it. It listens for SLA breaches only, which
@@ -623,6 +643,7 @@ FINGERPRINT = {
                          "FROM webhook_endpoints ORDER BY id",
     "webhook_deliveries": "SELECT status, count(*), max(id), sum(attempts) FROM webhook_deliveries GROUP BY status "
                           "ORDER BY status",
+    "saved_views": "SELECT count(*), max(id) FROM saved_views",
 }
 
 

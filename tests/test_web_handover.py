@@ -88,7 +88,7 @@ def test_reassigning_from_the_page_deactivates_and_hands_over(client, people, bu
         moved = current(Incident, busy[status])
         assert (moved.technician_id, moved.status) == (people["tech_other"].id, Status.ASSIGNED)
     detail = html(client.get(f"/ui/incidents/{busy[Status.IN_PROGRESS]}"))
-    assert "reassigned it from tech to techother" in detail and "Handed over: tech was deactivated." in detail
+    assert "reassigned it from Tech to Techother" in detail and "Handed over: tech was deactivated." in detail
 
 
 def test_unassigning_from_the_page_changes_the_role_and_fills_the_triage(client, people, busy):

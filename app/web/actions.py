@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from app.errors import handle_expired_form
 from app.exceptions import DomainError, InvalidInput, NotFound
 from app.incidents import queries
+from app.incidents.lifecycle import allowed_actions
 from app.web import bp
 from app.web.detail import action_form, render_detail
 from app.web.feedback import flash_refusal, show_field_errors
@@ -67,6 +68,8 @@ def expired_form(exc: CSRFError):
         incident = queries.get_incident(actor=current_user, incident_id=request.view_args["incident_id"])
     except NotFound:
         return handle_expired_form(exc)
+    if entry.action not in allowed_actions(current_user, incident):
+        return handle_expired_form(exc)  # its form is not on the page any more: nothing to refill
     form = action_form(entry, incident, submitted=True)
     form.csrf_token.errors = [expired_message(entry, incident)]
     return render_detail(incident, submitted={entry.action: form}), 400

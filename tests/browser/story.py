@@ -17,7 +17,7 @@ DESCRIPTION = ("Outgoing mail has been queuing on relay-2 since 08:40; about 1,2
 NOTES = "The relay's disk was full of old logs. Rotated and compressed them; the queue drained in 4 minutes."
 TIMELINE = [
     "Rita Reporter reported the incident",
-    "Alice Admin assigned it to tech1",
+    "Alice Admin assigned it to Tara Tech",
     "Tara Tech started work",
     "Tara Tech resolved the incident",
     "Rita Reporter closed the incident",
@@ -102,7 +102,7 @@ def assign(page: Page, shoot: Shoot) -> None:
     page.get_by_label("Assign to").select_option(label="Tara Tech (tech1)")
     shoot("assign")
     page.get_by_role("button", name="Assign", exact=True).click()
-    expect_state(page, "is assigned to Tara Tech.", "Assigned", "Alice Admin assigned it to tech1")
+    expect_state(page, "is assigned to Tara Tech.", "Assigned", "Alice Admin assigned it to Tara Tech")
     expect(page.locator("#incident-technician")).to_contain_text("Tara Tech")
 
 

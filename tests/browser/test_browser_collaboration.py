@@ -26,7 +26,7 @@ def expect_taken_by(page: Page, url: str, name: str, username: str) -> None:
     expect(story.flashes(page)).to_contain_text("is yours now.")
     expect(page.locator("#incident-status")).to_have_text("Assigned")
     expect(page.locator("#incident-technician")).to_contain_text(name)
-    expect(story.timeline(page).locator("li").last).to_contain_text(f"{name} assigned it to {username}")
+    expect(story.timeline(page).locator("li").last).to_contain_text(f"{name} assigned it to {name}")
     expect(page.get_by_role("button", name="Take it")).to_have_count(0)
     expect(page.get_by_role("button", name="Start work")).to_be_visible()
 
