@@ -187,31 +187,9 @@ VISITS: list[Visit] = [
 ]
 DARK_VISITS = [visit for visit in VISITS if visit.dark]
 
-# Known failures on pages other people are changing now, by (check, visit): the test is expected to
-# fail (strict: the day it passes, the suite fails until the entry goes). The lead empties this.
-DARK_OUTLINES = ("H4 app.css: in dark mode Bootstrap 5.3's .btn-outline-primary (#0d6efd, 3.42:1), "
-                 ".btn-outline-secondary (#6c757d, 3.28:1), .btn-outline-danger and .link-danger (#dc3545, 3.4:1) "
-                 "keep their light colours on #212529; give them the *-text-emphasis colours (notes of H7)")
-CODE_ON_WARNING = "H5 outbox (mail off): <code> #d63384 on the alert-warning #fff3cd is 4.06:1 (notes of H7)"
-RESET_2FA = "H5 /ui/users/: the Reset 2FA button, btn-outline-warning #ffc107 on white is 1.63:1 (notes of H7)"
-DOCS_CODE = "H5 /docs: <code> in the operation headings, #d63384 on #f8f8f9 is 4.24:1 (notes of H7)"
-PENDING: dict[tuple[str, str], str] = {
-    ("axe", "docs-anonymous"): DOCS_CODE,
-    ("axe", "docs-admin"): DOCS_CODE,
-    ("axe", "users-admin"): RESET_2FA,
-    ("axe-dark", "users-admin"): RESET_2FA,
-    ("axe", "outbox-admin"): CODE_ON_WARNING,
-    **{("axe-dark", name): DARK_OUTLINES for name in (
-        "list-reporter", "new-reporter", "detail-reporter", "not-found-reporter", "dashboard-technician",
-        "list-technician", "detail-technician", "account-token-technician", "list-admin", "bulk-result-admin",
-        "detail-admin", "webhooks-admin", "webhook-deliveries-admin")},
-}
-
-
-def params(visits: list[Visit], check: str) -> list:
-    """The visits as pytest parameters named after them, the PENDING ones marked strictly xfail."""
-    return [pytest.param(visit, id=visit.name, marks=[pytest.mark.xfail(strict=True, reason=PENDING[check, visit.name])]
-                         if (check, visit.name) in PENDING else []) for visit in visits]
+def params(visits: list[Visit]) -> list:
+    """The visits as pytest parameters named after them."""
+    return [pytest.param(visit, id=visit.name) for visit in visits]
 # Any value fills a template for matching a path against the URL map.
 SAMPLE_IDS = {"reset_token": "token", "own_incident": 1, "busy_incident": 2, "webhook": 3}
 

@@ -64,7 +64,7 @@ def test_the_check_finds_a_wide_page(page: Page, browser: Browser, portal):
         expect_no_sideways_scroll(page, "the login page with a 600px box")
 
 
-@pytest.mark.parametrize("visit", pages.params(pages.VISITS, "phone"))
+@pytest.mark.parametrize("visit", pages.params(pages.VISITS))
 def test_page_fits_a_phone(page: Page, browser: Browser, portal, visit):
     """Every page as every role that can see it, at 390×844: no horizontal scroll."""
     page.set_viewport_size(PHONE)
