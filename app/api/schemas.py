@@ -405,7 +405,9 @@ class IncidentQuerySchema(Query):
     reporter = fields.String(validate=[Pattern(r"^(?:me|[1-9][0-9]{0,9})$"), _fits_an_id], metadata={
         "description": "A reporter's id or `me`."})
     q = fields.String(validate=[validate.Length(max=200), Pattern(NO_CONTROL_CHARS)], metadata={
-        "description": "Words to find in the title or description (each as a word prefix)."})
+        "description": "Words to find (each as the start of a word, all required) in the title, description, "
+                       "resolution notes or comments; internal notes only for technicians and admins. Any script; "
+                       "emoji count as words; case and Latin accents are ignored."})
     sla = fields.List(Choice(SlaStanding), metadata={
         "description": "SLA standing now: `breached` (a clock ran out), `at_risk` (a running clock past 80 %), "
                        "`ok` (neither). Repeat to match any of several."})

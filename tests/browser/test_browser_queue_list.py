@@ -64,7 +64,7 @@ def row_titles(page: Page) -> Locator:
 
 def search(page: Page, word: str) -> None:
     """Type `word` in the list's search box and apply the filters."""
-    page.get_by_label("Search title and description").fill(word)
+    page.get_by_label("Search incidents, comments and notes").fill(word)
     page.get_by_role("button", name="Apply filters").click()
 
 
@@ -89,7 +89,7 @@ def test_a_column_heading_sorts_and_keeps_the_filters(page: Page):
     expect(row_titles(page)).to_have_text([f"Sort {word} critical", f"Sort {word} medium", f"Sort {word} low"])
     expect(page.get_by_role("columnheader", name=re.compile(r"^Severity"))).to_have_attribute("aria-sort", "descending")
     expect(page.get_by_label("Open", exact=True)).to_be_checked()
-    expect(page.get_by_label("Search title and description")).to_have_value(word)
+    expect(page.get_by_label("Search incidents, comments and notes")).to_have_value(word)
     expect(page.locator("#sort")).to_have_value("-severity")  # the form's sort agrees with the heading
 
     page.get_by_role("columnheader", name=re.compile(r"^Severity")).get_by_role("link").click()
@@ -142,7 +142,7 @@ def test_the_list_refreshes_itself_and_keeps_what_the_user_typed(page: Page, new
             if "/ui/incidents/" in response.url and response.request.resource_type == "fetch" else None)
     page.evaluate("""() => { window.listRefreshed = 0;
         document.addEventListener("list:refreshed", () => { window.listRefreshed += 1; }); }""")
-    box = page.get_by_label("Search title and description")
+    box = page.get_by_label("Search incidents, comments and notes")
     box.click()
     box.fill("")
     box.press_sequentially("half-typed words")

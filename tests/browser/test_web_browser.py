@@ -75,10 +75,10 @@ def test_phone_width_and_keyboard(page: Page):
     expect(navigation.get_by_role("link", name="Incidents")).to_be_hidden()
     page.get_by_role("button", name="Toggle navigation").click()
     navigation.get_by_role("link", name="Incidents").click()
-    expect(page.get_by_label("Search title and description")).to_be_hidden()
+    expect(page.get_by_label("Search incidents, comments and notes")).to_be_hidden()
     page.get_by_role("button", name="Filters").click()
-    page.get_by_label("Search title and description").fill("payroll")
-    page.get_by_label("Search title and description").press("Enter")
+    page.get_by_label("Search incidents, comments and notes").fill("payroll")
+    page.get_by_label("Search incidents, comments and notes").press("Enter")
     expect(page).to_have_url(re.compile(r"q=payroll"))
     expect(page.locator("#result-count")).to_contain_text("Showing 1–1 of 1 incident matching the filters.")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

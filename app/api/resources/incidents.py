@@ -67,7 +67,7 @@ class IncidentList(Resource):
     tag = "incidents"
 
     @operation("List incidents", query=IncidentQuerySchema, returns=IncidentPageSchema,
-               headers={"Link": "RFC 8288 links to the first, prev, next and last pages (next by cursor "
+               headers={"Link": "RFC 8288 links to the first, prev, next and last pages (prev and next by cursor "
                                 "when the page was asked for by cursor).",
                         "ETag": "A weak tag over this page as you asked for it; send it back in If-None-Match "
                                 "to get 304 Not Modified while nothing on the page changed."},
