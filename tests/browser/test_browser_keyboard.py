@@ -56,6 +56,7 @@ def test_enter_opens_the_highlighted_row_but_not_from_a_field(page: Page):
 def test_slash_searches_from_any_page(page: Page):
     """On the list `/` focuses the search box; elsewhere it goes to the list with the box focused."""
     story.log_in(page, "tech1", "Tara Tech")
+    page.wait_for_load_state("load")  # the keys are the page's script: a key pressed before it runs is lost
     page.keyboard.press("/")
     expect(page).to_have_url(re.compile(r"/ui/incidents/#search$"))
     expect(page.locator("[data-search-box]")).to_be_focused()
@@ -81,6 +82,7 @@ def test_c_goes_to_the_comment_box_and_question_mark_opens_the_help(page: Page):
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_visible()
+    expect(dialog).to_be_focused()  # Bootstrap moves focus in when its fade ends; Escape is heard from then
     for key in ("/", "j", "k", "o", "c", "?"):
         expect(dialog.locator("kbd", has_text=key).first).to_be_visible()
     page.keyboard.press("j")  # no shortcut while the dialog is open
