@@ -5,8 +5,9 @@ The schemas check the shape (types, lengths, known event names, no unknown field
 may be used (scheme, credentials, private addresses) is app.webhooks' rule, answered as its 422."""
 from marshmallow import Schema, fields, validate
 
+from app.api import incident_json
 from app.api.fields import NO_CONTROL_CHARS, Pattern, StrictBoolean, UTCDateTime, utc_text
-from app.api.schemas import EventSchema, IncidentSchema, Input, Query, shared
+from app.api.schemas import EventSchema, Input, Query, shared
 from app.models import MAX_ID, WebhookEndpoint
 from app.webhooks import endpoints, guard
 from app.webhooks import events as webhook_events
@@ -156,7 +157,7 @@ class WebhookDeliveryQuerySchema(Query):
 def incident_payload(incident) -> dict:
     """The incident as `GET /incidents/<id>` shows it to an admin (no request needed: it runs in the
     change's transaction, in a request or in the background loop)."""
-    return shared(IncidentSchema).dump(incident)
+    return incident_json.full(incident)
 
 
 def event_payload(event) -> dict:

@@ -1,6 +1,7 @@
 """/incidents/ and /incidents/<id>: list, report, read, update (edit, assign, move)."""
 from flask_restful import Resource
 
+from app.api import incident_json
 from app.api.operations import operation
 from app.api.pagination import link_header
 from app.api.payload import etag, expected_version, not_modified, page_etag
@@ -10,7 +11,6 @@ from app.api.schemas import (
     IncidentQuerySchema,
     IncidentSchema,
     IncidentUpdateSchema,
-    shared,
 )
 from app.auth import service as accounts
 from app.exceptions import InvalidInput
@@ -58,7 +58,7 @@ def list_filters(query: dict, actor: User) -> queries.IncidentFilters:
 
 def _answer(incident: IncidentRow, status: int = 200, **headers):
     """The incident as JSON, with its ETag (and any other headers)."""
-    return shared(IncidentSchema).dump(incident), status, {"ETag": etag(incident), **headers}
+    return incident_json.full(incident), status, {"ETag": etag(incident), **headers}
 
 
 class IncidentList(Resource):
@@ -79,7 +79,7 @@ class IncidentList(Resource):
         304 when If-None-Match names it (the page is computed either way: the tag is over it)."""
         page = queries.list_incidents(actor=actor, filters=list_filters(query, actor), sort=query["sort"],
                                       page=query["page"], per_page=query["per_page"], cursor=query.get("cursor"))
-        body = shared(IncidentPageSchema).dump(page)
+        body = incident_json.page(page)
         tag = page_etag(body, actor.id, actor.role.value)
         return not_modified(tag) or (body, 200, {"Link": link_header(page), "ETag": tag})
 
