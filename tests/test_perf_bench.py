@@ -58,8 +58,8 @@ def test_the_cursor_reaches_the_deep_page_rows(bench_server):
     assert ids(endpoints["deep_cursor"].load) == ids(endpoints["deep_page"].load) != []
 
 
-KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search", "detail",
-        "html_list", "dashboard", "summary", "summary_by_priority",
+KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search",
+        "search_phrase", "detail", "html_list", "html_detail", "dashboard", "summary", "summary_by_priority",
         *(key + scenarios.COMPUTED for key in scenarios.COMPUTED_TOO), "export_csv", "export_csv_ui", "create",
         "transition"]
 
@@ -247,3 +247,35 @@ def test_downloads_combine_into_medians_and_the_worst_memory():
     assert (merged["growth_mb"], merged["peak_rss_mb"], merged["rss_before_mb"]) == (40, 120, 80)
     assert merged["rows"] == 999 and merged["complete"] is False
     assert [r["seconds"] for r in merged["rounds"]] == [2.0, 9.0, 2.2]
+
+
+def test_issue_19s_targets_are_judged_on_the_computed_rows_of_the_largest_size():
+    """Each computed row against its own bar (a share of the baseline, a p99 budget), the export's
+    rate and peak memory, and creates per second: met and missed, each on its own figure."""
+    small = _run("1k", 1_000, 1_000, {"list_computed": (100, 5, 0)})
+    large = _run("1M", 1_000_000, 1_000, {
+        "list_computed": (500, 40, 0), "deep_cursor_computed": (499, 40, 0), "detail_computed": (700, 20, 0),
+        "html_list_computed": (300, 99, 0), "html_detail_computed": (310, 100, 0),
+        "search_phrase_computed": (200, 99.9, 0), "dashboard_computed": (50, 100.5, 0),
+        "summary_computed": (5, 250, 0), "create": (300, 900, 0)},
+        [_download(1_000_000, 1_000_000, 9.9, 90, 149), _download(1_000_000, 1_000_000, 10.1, 90, 150)])
+    large["streams"][1]["key"] = "export_csv_ui"
+    verdicts = {name: (met, figure) for name, met, figure in report.computed_targets({"runs": [small, large]})}
+    assert verdicts["list_computed at 1M: ≥ 50% of the baseline's req/s"] == (True, "50%")
+    assert verdicts["deep_cursor_computed at 1M: ≥ 50% of the baseline's req/s"][0] is False
+    assert verdicts["detail_computed at 1M: ≥ 50% of the baseline's req/s"][0] is True
+    assert verdicts["html_list_computed at 1M: ≥ 30% of the baseline's req/s"][0] is True
+    assert verdicts["html_list_computed at 1M: p99 < 100 ms"] == (True, "99.0 ms")
+    assert verdicts["html_detail_computed at 1M: p99 < 100 ms"][0] is False
+    assert verdicts["search_phrase_computed at 1M: p99 < 100 ms"][0] is True
+    assert verdicts["dashboard_computed at 1M: p99 < 100 ms"][0] is False
+    assert verdicts["summary_computed at 1M: p99 < 300 ms"][0] is True
+    assert verdicts["export_csv at 1M: ≥ 100,000 rows/s"] == (True, "101,010 rows/s")
+    assert verdicts["export_csv_ui at 1M: ≥ 100,000 rows/s"][0] is False
+    assert verdicts["export_csv at 1M: worker peak RSS < 150 MB"][0] is True
+    assert verdicts["export_csv_ui at 1M: worker peak RSS < 150 MB"][0] is False
+    assert verdicts["create at 1M: ≥ 300 per second with zero errors"] == (True, "300/s")
+    assert not any(name.startswith("search_computed") for name in verdicts)  # no row, no verdict
+    large["endpoints"][-1]["non_2xx"] = 1
+    again = {name: met for name, met, _ in report.computed_targets({"runs": [small, large]})}
+    assert again["create at 1M: ≥ 300 per second with zero errors"] is False
