@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 from app.auth.roles import Role
 from app.exceptions import NotFound
 from app.extensions import db
-from app.incidents import paging, search, sla, tallies
+from app.incidents import listed, paging, search, sla, tallies
 from app.incidents.enums import Category, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import can_see, sees_internal
 from app.models import Incident, IncidentEvent, User, utcnow
@@ -49,7 +49,7 @@ class Page:
     `next_cursor` continues after its last item, None when nothing follows; `prev_cursor` reads
     the page before its first item, None when nothing comes before."""
 
-    items: list[Incident]
+    items: list[listed.ListedIncident]
     page: int | None
     per_page: int
     total: int
@@ -154,7 +154,7 @@ def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int
         path = paging.choose(terms, sort, branching=offset + limit <= paging.MAX_BRANCH_ROWS)
     if cursor:
         extra.append(paging.after(cursor, sort))
-    page = select(Incident).order_by(*paging.order_by(sort))
+    page = listed.rows().order_by(*paging.order_by(sort))
     if path.branch is None:
         ids = select(Incident.id).where(*_where(terms, path.seek), *extra)
         ids = ids.order_by(*paging.order_by(sort)).limit(limit).offset(offset)
@@ -168,7 +168,7 @@ def _page_query(actor: User, filters: IncidentFilters, sort: str, *, offset: int
 
 
 def _search_page(actor: User, filters: IncidentFilters, sort: str, *, offset: int,
-                 limit: int) -> tuple[list[Incident], int | None]:
+                 limit: int) -> tuple[list[listed.ListedIncident], int | None]:
     """A page of search results and the number of matches from one pass over the search index
     (its prefix lookups are the costly part): the ids with a window count, then their rows.
     The total is None when the page is past the end (no row to carry it)."""
@@ -179,7 +179,7 @@ def _search_page(actor: User, filters: IncidentFilters, sort: str, *, offset: in
     found = db.session.execute(ids).all()
     if not found:
         return [], None
-    rows = {row.id: row for row in db.session.scalars(select(Incident).where(Incident.id.in_([f.id for f in found])))}
+    rows = {row.id: row for row in listed.read(listed.rows().where(Incident.id.in_([f.id for f in found])))}
     return [rows[f.id] for f in found], found[0].total
 
 
@@ -231,13 +231,12 @@ def list_incidents(*, actor: User, filters: IncidentFilters, sort: str = DEFAULT
 
 
 def _rows(actor: User, filters: IncidentFilters, sort: str, *, offset: int, limit: int,
-          cursor: str | None, backwards: bool = False) -> list[Incident]:
+          cursor: str | None, backwards: bool = False) -> list[listed.ListedIncident]:
     """The rows of a page. On a nullable sort key: the rows holding a value, then, if the page is
     not full, the others (nulls last in either direction), each part along its own index walk.
     `backwards` (a `prev` cursor, `sort` already reversed): the list's last part, the nulls, first."""
-    def read(part: paging.Part | None, *, skip: int, take: int, after: str | None) -> list[Incident]:
-        return list(db.session.scalars(_page_query(actor, filters, sort, offset=skip, limit=take, cursor=after,
-                                                   part=part)))
+    def read(part: paging.Part | None, *, skip: int, take: int, after: str | None) -> list[listed.ListedIncident]:
+        return listed.read(_page_query(actor, filters, sort, offset=skip, limit=take, cursor=after, part=part))
 
     key = paging.nullable_key(sort)
     if key is None:
