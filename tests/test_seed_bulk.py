@@ -62,7 +62,7 @@ def test_bulk_data_is_searchable_and_appends(runner):
     sample = db.session.scalar(select(Incident).where(Incident.id == 400))
     host = sample.title.rsplit(" ", 1)[-1]
     found = list_incidents(actor=admin, filters=IncidentFilters(q=host), per_page=100)
-    assert sample in found.items
+    assert sample.id in [item.id for item in found.items]
     assert all(host.split("-")[0] in i.title.lower() for i in found.items)
 
 
