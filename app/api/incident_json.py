@@ -2,7 +2,7 @@
 
 `IncidentSummarySchema`, `IncidentSchema` and `IncidentPageSchema` (app/api/schemas.py) document the
 shapes and stay the contract: the OpenAPI document is made from them, and
-tests/api/test_incident_json.py holds every answer written here equal to their `dump` of the same
+tests/test_api_incident_json.py holds every answer written here equal to their `dump` of the same
 incident, field for field, across every status, clock and calendar. Writing a page through
 marshmallow cost about 250 Python calls per incident (most of a computed list's time); this is a
 dictionary per incident. One `now` serves a whole page, so every item's clocks are read at the

@@ -169,9 +169,8 @@ def _sqlite_found(words: list[str], *, staff: bool):
     incident_id = candidates.c.incident_id
 
     def holds(word: str) -> ColumnElement[bool]:
-        index = _fts("incidents_fts")
-        in_text = select(index.c.rowid).where(literal_column("incidents_fts").match(_prefix(word)),
-                                              index.c.rowid == incident_id)
+        in_text = _fts_rowids("incidents_fts", _prefix(word))
+        in_text = in_text.where(in_text.selected_columns.rowid == incident_id)  # a lookup at that rowid
         return or_(incident_id.in_(_in_events(_prefix(word), staff=staff)), in_text.exists())
 
     return union_all(own, select(incident_id).where(*(holds(word) for word in words)))
