@@ -4,8 +4,10 @@ built by `make bench`), one after the other in the same minute: mean millisecond
 BENCH_PER_REQUEST requests (40) through Flask's test client in one thread, production config, with
 `Cache-Control: no-cache`, and the Python calls cProfile counts per request. Prints a markdown table.
 
-The other checkout must share this one's migrations (the dataset is built by this one's): e.g.
-`git worktree add /tmp/before <commit>` (it uses this checkout's virtualenv)."""
+The dataset is built by this checkout's migrations; when the other checkout's migrations end
+earlier, its copy is first downgraded to its last revision (this checkout's `flask db downgrade`),
+so each tree runs on its own schema and indexes. E.g. `git worktree add /tmp/before <commit>` (it
+uses this checkout's virtualenv)."""
 import json
 import os
 import subprocess
@@ -27,6 +29,9 @@ ROWS = [
     ("HTML list", "browser", "/ui/incidents/"),
     ("HTML incident page", "browser", "/ui/incidents/{middle_id}"),
     ("HTML dashboard (admin)", "browser", "/"),
+    ("API reports/summary (30 days)", "api", "/reports/summary"),
+    ("API reports/summary?group_by=priority", "api", "/reports/summary?group_by=priority"),
+    ("API reports/daily (30 days)", "api", "/reports/daily"),
 ]
 
 # Run inside the measured checkout: its `bench.per_request` builds the clients.
@@ -71,6 +76,19 @@ def measure(checkout: Path, database: Path) -> dict[str, list[float]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def head_revision(checkout: Path) -> str:
+    """The last migration of a checkout (the files are numbered: 0013_report_indexes.py is 0013)."""
+    return max(path.name.split("_", 1)[0] for path in (checkout / "migrations" / "versions").glob("[0-9]*_*.py"))
+
+
+def as_of(checkout: Path, database: Path) -> None:
+    """Bring a dataset copy down to the checkout's last migration when this one's goes further."""
+    revision = head_revision(checkout)
+    if revision != head_revision(ROOT):
+        subprocess.run([*datasets.FLASK, "db", "downgrade", revision], cwd=ROOT, env=datasets.cli_env(database),
+                       check=True, capture_output=True)
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: python -m bench.compare <other checkout> [size]")
@@ -81,6 +99,7 @@ def main() -> None:
     for name, checkout in (("before", other), ("after", ROOT)):
         copy = datasets.working_copy(pristine)
         try:
+            as_of(checkout, copy)
             figures[name] = measure(checkout, copy)
         finally:
             datasets.discard(copy)

@@ -9,9 +9,11 @@ import re
 import pytest
 
 from app.extensions import db
-from app.incidents import paging
+from app.incidents import paging, reports
 from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.queries import IncidentFilters, list_incidents
+from app.incidents.reports import Grouping
+from app.models import utcnow
 from tests import factories
 from tests.perf_helpers import BULK_PASSWORD, load, recording, user
 from tests.web_helpers import login
@@ -148,3 +150,30 @@ def test_the_walk_has_the_longest_run_of_equality_filters():
     assert key([("technician_id", (None,)), ("status", ("open",))], "-severity",
                branching=True).seek == {"status"}
     assert key([("reporter_id", (7,))], "-updated_at", branching=True) == paging.Path()
+
+
+@pytest.mark.parametrize("grouping", [None, *Grouping])
+def test_reports_read_their_indexes_only(bulk, people, grouping):
+    """A summary, the daily report and the service levels: each statement on incidents reads an
+    index (one skipping only over the grouping's values; never a walk of the whole table along an
+    unrelated index, as the `ANY(category)` SQLite once chose for the backlog, or along created_at
+    from the beginning of time). Ungrouped, and the
+    backlog's open incidents in every grouping, an index that holds every column the statement
+    needs (no table row)."""
+    admin, period = people["admin"], reports.last_days(30, utcnow().date())
+    with recording() as statements:
+        summary = reports.summary(actor=admin, period=period, group_by=grouping)
+        reports.service_levels(actor=admin, period=period, group_by=grouping)
+        reports.daily(actor=admin, period=period)
+    assert sum(group.created for group in summary.groups) > 0
+    assert_indexed(statements, sorts_matches=True)
+    for statement, parameters in statements:
+        if "FROM incidents" not in statement:
+            continue
+        searches = [detail for _, _, detail in _plan(statement, parameters) if " incidents " in f"{detail} "]
+        shown = "\n".join(searches) + "\n" + statement
+        skipping = {column for detail in searches for column in re.findall(r"ANY\((\w+)\)", detail)}
+        assert searches and skipping <= ({reports.KEY_COLUMNS[grouping].key} if grouping else set()), shown
+        assert not [detail for detail in searches if detail.endswith("(created_at<?)")], shown  # all the past
+        covered = searches if grouping is None else [d for d in searches if "ix_incidents_status_created" in d]
+        assert all("COVERING INDEX" in detail for detail in covered), shown

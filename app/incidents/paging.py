@@ -102,7 +102,8 @@ def choose(terms: list[Term], sort: str, *, branching: bool) -> Path:
             pinned = 0
             while pinned < len(key) and key[pinned] in run and key[pinned] in single:
                 pinned += 1
-            if columns[length:] != key[pinned:]:
+            # Columns after the key (carried for the reports) change no order: every key ends with id.
+            if columns[length:length + len(key) - pinned] != key[pinned:]:
                 continue
             branched = [column for column in run if column in several]
             if branched and (branched != [run[0]] or not branching):

@@ -45,6 +45,7 @@ from app.exceptions import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.incidents.enums import Category, Labelled, Priority, Severity
 from app.incidents.lifecycle import ACTIVE_STATUSES
+from app.incidents.paging import unindexed
 from app.models import Incident, User, utcnow
 
 READERS = (Role.TECHNICIAN, Role.ADMIN)
@@ -218,7 +219,7 @@ class Summary:
 
 FIGURES = ("created", "resolved", "backlog", "mtta_seconds", "mttr_seconds", "p90_resolve_seconds",
            "response_met_pct", "resolve_met_pct")
-_KEY_COLUMNS = {
+KEY_COLUMNS = {
     Grouping.PRIORITY: Incident.priority,
     Grouping.SEVERITY: Incident.severity,
     Grouping.CATEGORY: Incident.category,
@@ -239,7 +240,7 @@ def summary(*, actor: User, period: Period, group_by: Grouping | None = None,
     """Each group's figures over `period` (one group, key None, without `group_by`)."""
     _check_reader(actor)
     now = now or utcnow()
-    key = _KEY_COLUMNS[group_by] if group_by else None
+    key = KEY_COLUMNS[group_by] if group_by else None
     found: dict[Any, dict[str, Any]] = {}
 
     def row(value: Any) -> dict[str, Any]:
@@ -275,7 +276,7 @@ def service_levels(*, actor: User, period: Period, group_by: Grouping | None = N
     definitions, in one statement, without the backlog and the percentile (the costly parts at
     a million incidents; the dashboard shows these)."""
     _check_reader(actor)
-    key = _KEY_COLUMNS[group_by] if group_by else None
+    key = KEY_COLUMNS[group_by] if group_by else None
     found: dict[Any, dict[str, Any]] = {}
     both = union_all(_created(key, period, now or utcnow()), _resolved(key, period))
     for part, value, _, mean, met, judged in db.session.execute(both):
@@ -327,14 +328,18 @@ def _resolved(key: ColumnElement | None, period: Period) -> Select:
 
 def _resolved_ranked(key: ColumnElement | None, period: Period) -> Select:
     """Per group: resolved, mean and 90th percentile time to resolve, resolve clocks met. A window
-    function ranks each group's durations, in the same pass as the other figures."""
-    duration = seconds_between(Incident.resolved_at, Incident.created_at)
-    group = [key] if key is not None else None
-    ranked = select(
-        _group_value(key), duration.label("duration"), _resolve_met().label("met"),
-        func.row_number().over(partition_by=group, order_by=duration).label("position"),
-        func.count().over(partition_by=group).label("n"),
+    function ranks each group's durations, in the same pass as the other figures; each duration is
+    computed once, below the window (SQLite would compute it again to order by it)."""
+    durations = select(
+        _group_value(key), seconds_between(Incident.resolved_at, Incident.created_at).label("duration"),
+        _resolve_met().label("met"),
     ).where(*_resolved_in(period)).subquery()
+    group = [durations.c.key] if key is not None else None
+    ranked = select(
+        durations.c.key, durations.c.duration, durations.c.met,
+        func.row_number().over(partition_by=group, order_by=durations.c.duration).label("position"),
+        func.count().over(partition_by=group).label("n"),
+    ).subquery()
     # Nearest rank: the ceil(0.9 n)-th shortest, in whole numbers ((9n + 9) div 10 is ceil(9n / 10)).
     p90 = func.max(case((ranked.c.position == (9 * ranked.c.n + 9) // 10, ranked.c.duration)))
     outer_key = ranked.c.key if key is not None else None
@@ -350,7 +355,9 @@ def backlog_at(moment: datetime, key: ColumnElement | None = None) -> list[tuple
     close and clears it on reopen), and those resolved at or after `moment`."""
     born = Incident.created_at < moment
     still_open = select(_group_value(key), Incident.id).where(Incident.status.in_(ACTIVE_STATUSES), born)
-    resolved_later = select(_group_value(key), Incident.id).where(Incident.resolved_at >= moment, born)
+    # Read along resolved_at (the few resolved since), never along created_at: the whole table.
+    resolved_later = select(_group_value(key), Incident.id).where(
+        Incident.resolved_at >= moment, unindexed(Incident.created_at) < moment)
     both = union_all(still_open, resolved_later).subquery()
     outer_key = both.c.key if key is not None else None
     query = select(_group_value(outer_key), func.count()).select_from(both)
