@@ -7,6 +7,7 @@ from flask import render_template
 from flask_login import login_user
 
 from app.extensions import db
+from app.incidents import service
 from app.incidents.enums import Severity, Status
 from app.models import Incident
 from app.web.listing import parse_list_query
@@ -173,7 +174,8 @@ def _bar(app, user, args: dict, total: int = 3) -> str:
         login_user(user)
         from flask import request
         query = parse_list_query(request.args, user)
-        return render_template("web/_bulk_bar.html", query=query, page=type("Page", (), {"total": total})())
+        return render_template("web/_bulk_bar.html", query=query, page=type("Page", (), {"total": total})(),
+                               technicians=service.technicians())
 
 
 def test_the_bar_offers_each_role_its_actions_and_carries_the_filters(app, people):

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from app.auth.decorators import role_required
 from app.auth.roles import Role
 from app.exceptions import InvalidInput
-from app.incidents import bulk, service
+from app.incidents import bulk
 from app.incidents.enums import Severity, Urgency
 from app.models import User
 from app.web import bp
@@ -40,10 +40,11 @@ class BulkBar:
 
 
 @bp.app_template_global("bulk_bar")
-def bulk_bar() -> BulkBar:
-    """The bar's choices: the actions the user's role can make, and the people to pick from."""
+def bulk_bar(technicians: list[User]) -> BulkBar:
+    """The bar's choices: the actions the user's role can make, and the people to pick from
+    (`technicians`: the active ones, `service.technicians()`, which the list page has read already)."""
     admin = current_user.role == Role.ADMIN
-    return BulkBar(actions=bulk.offered_to(current_user), technicians=service.technicians() if admin else [],
+    return BulkBar(actions=bulk.offered_to(current_user), technicians=technicians if admin else [],
                    watchers=bulk.watcher_choices() if admin else [], severities=list(Severity),
                    urgencies=list(Urgency))
 

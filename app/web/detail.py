@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from app.incidents import live, queries, sla
 from app.incidents.clocks import warn_seconds
 from app.incidents.enums import ClockState, SlaCalendar
-from app.incidents.lifecycle import Action, Decision, allowed_actions, decide, sees_internal
+from app.incidents.lifecycle import Action, allowed_actions, sees_internal
 from app.models import Incident
 from app.web import bp
 from app.web.incident_actions import INCIDENT_ACTIONS, IncidentAction
@@ -76,15 +76,8 @@ def incident_live(incident_id: int):
 
 
 bp.add_app_template_global(sees_internal, "sees_internal")
-_TAKE = next(entry for entry in INCIDENT_ACTIONS if entry.action == Action.TAKE)
-
-
-@bp.app_template_global("take_form")
-def take_form(incident: Incident) -> FlaskForm | None:
-    """The "Take" button's form for a row of an incident list, when the viewer may take it now."""
-    if decide(current_user, Action.TAKE, incident) != Decision.ALLOWED:
-        return None
-    return action_form(_TAKE, incident)
+# The prefix of the take form's fields (`take-version`), which the list's rows write by hand (app/web/rows.py).
+TAKE_PREFIX = Action.TAKE.value
 
 
 # ---- how the SLA clocks read ----------------------------------------------------------------

@@ -7,7 +7,7 @@ from app.incidents import queries, service
 from app.incidents.enums import Category, Priority, Severity, Status, Urgency
 from app.incidents.lifecycle import Action, allowed_actions
 from app.web import bp
-from app.web.detail import render_detail
+from app.web.detail import render_detail, sla_reading
 from app.web.feedback import flash_refusal, show_field_errors
 from app.web.forms import EditIncidentForm, IncidentForm
 from app.web.listing import PER_PAGE_CHOICES, SLA_OPTIONS, SORT_CHOICES, list_etag, parse_list_query
@@ -25,13 +25,15 @@ def incidents():
     query = parse_list_query(request.args, current_user)
     page = queries.list_incidents(actor=current_user, filters=query.filters, sort=query.sort,
                                   page=query.page, per_page=query.per_page)
-    tag = list_etag(query, page, current_user)
+    readings = {incident.id: sla_reading(incident) for incident in page.items}
+    tag = list_etag(query, page, current_user, readings)
     if request.if_none_match.contains_weak(tag):
         response = current_app.response_class(status=304)
         response.set_etag(tag, weak=True)
         return response
     response = current_app.make_response(render_template(
-        "web/incident_list.html", page=page, query=query, etag=tag, technicians=service.technicians(),
+        "web/incident_list.html", page=page, readings=readings, query=query, etag=tag,
+        technicians=service.technicians(),
         statuses=list(Status), severities=list(Severity), categories=list(Category),
         priorities=list(Priority), urgencies=list(Urgency), standings=SLA_OPTIONS,
         sort_choices=SORT_CHOICES, per_page_choices=PER_PAGE_CHOICES,

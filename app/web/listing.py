@@ -14,7 +14,7 @@ from app.incidents.enums import Category, Priority, Severity, SlaStanding, Statu
 from app.incidents.lifecycle import TITLE_MAX
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, SORTS, IncidentFilters, Page
 from app.models import MAX_ID, User
-from app.web.detail import sla_reading
+from app.web.detail import SlaReading
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 SORT_CHOICES = [
@@ -191,14 +191,15 @@ def parse_list_query(args: MultiDict, user: User) -> ListQuery:
     )
 
 
-def list_etag(query: ListQuery, page: Page, user: User) -> str:
+def list_etag(query: ListQuery, page: Page, user: User, readings: dict[int, SlaReading]) -> str:
     """A tag over what the list's results show: the query, the rows (id, version, last change, the
     names shown and the SLA time-left words, which change with the clock and not with the row), the
     total and who is looking. Equal tags mean the results would look the same, so the live list is
-    answered 304 and nothing is rendered or sent."""
+    answered 304 and nothing is rendered or sent. `readings`: each row's `sla_reading` by id, the
+    ones the rows then show."""
     parts = [str(user.id), user.role.value, repr(sorted(query.url_args().items())), str(page.total)]
     for incident in page.items:
-        reading = sla_reading(incident)
+        reading = readings[incident.id]
         parts.append(f"{incident.id}:{incident.version}:{_stamp(incident.updated_at)}:"
                      f"{incident.technician.name if incident.technician else ''}:{incident.reporter.name}:"
                      f"{reading.resolve.text}:{reading.response.text if reading.awaiting_response else ''}")
