@@ -159,9 +159,9 @@ class Incident(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     # Every list filter and sort has an index ending in the sort key, newest first. Three also
-    # carry what the reports read (app.incidents.reports), so a report reads no table row:
-    # created_at the response figures, status_created the backlog's groupings, resolved_at the
-    # resolve figures.
+    # carry what the reports read (app.incidents.reports), so an ungrouped report, and the backlog
+    # in any grouping, read no table row: created_at the response figures, resolved_at the resolve
+    # figures, status_created the open incidents' groupings.
     __table_args__ = (
         Index("ix_incidents_created_at", "created_at", "id", "responded_at", "response_due_at"),
         Index("ix_incidents_updated_at", "updated_at", "id"),

@@ -52,8 +52,8 @@ def clock_badge(reading, name: str) -> Markup:
     "breached"; the colour repeats what the words say. `name` is read to screen readers first."""
     border = " border" if reading.tone == "light" else ""
     return assembled(f'<span class="badge sla-badge text-bg-{escape(reading.tone)}{border}" '
-                  f'data-state="{escape(reading.state.value)}"><span class="visually-hidden">{escape(name)}: </span>'
-                  f'{escape(reading.text)}</span>')
+                     f'data-state="{escape(reading.state.value)}"><span class="visually-hidden">{escape(name)}: </span>'
+                     f'{escape(reading.text)}</span>')
 
 
 def time_left(reading) -> Markup:
@@ -61,7 +61,7 @@ def time_left(reading) -> Markup:
     shown = clock_badge(reading.resolve, "Resolve")
     if reading.awaiting_response:
         shown += assembled(f'\n<span class="d-block small text-body-secondary mt-1">Response '
-                        f'{clock_badge(reading.response, "Response")}</span>')
+                           f'{clock_badge(reading.response, "Response")}</span>')
     return shown
 
 
