@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,19 @@ def _round(base: str, load: wrk.Load, *, seconds: float, warmup: float, log: Pat
     return {**asdict(result), "non_2xx": result.non_2xx, "database_locked": locked}
 
 
+def together(base: str, endpoint: scenarios.Endpoint, *, seconds: float, log: Path | None = None) -> tuple[dict, dict]:
+    """`endpoint` and the endpoint measured alongside it, run at the same time for the same
+    seconds (two wrk processes): (its round, the other's round). The server log's "locked" lines
+    are counted once, on the first."""
+    partner = endpoint.alongside
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(_round, base, endpoint.load, seconds=seconds, warmup=0, log=log,
+                            connections=endpoint.connections or wrk.CONNECTIONS)
+        second = pool.submit(_round, base, partner.load, seconds=seconds, warmup=0,
+                             connections=partner.connections or wrk.CONNECTIONS)
+        return first.result(), second.result()
+
+
 def _stream_round(site: Site, endpoint: scenarios.Endpoint) -> dict:
     """One whole download of `endpoint` from `site`, its gunicorn workers watched meanwhile; every
     row the database holds is expected (the admin sees them all, and no write has run yet)."""
@@ -153,8 +167,16 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
                         # Warm up once; a write's warm-up would only add rows, so writes start cold.
                         warm = warmup if number == 0 and not endpoints[key].write else 0
                         endpoint = site.endpoints[key]
-                        one = _round(site.base, endpoint.load, seconds=max(seconds, endpoint.min_seconds), warmup=warm,
-                                     log=site.log, connections=endpoint.connections or wrk.CONNECTIONS)
+                        if endpoint.alongside:
+                            one, other = together(site.base, endpoint, seconds=max(seconds, endpoint.min_seconds),
+                                                  log=site.log)
+                            site.rounds.setdefault(key, [])  # the row first, its reads after it
+                            site.rounds.setdefault(endpoint.alongside.key, []).append(other)
+                            _log(f"{site.label}: {endpoint.alongside.title} (round {number + 1}): "
+                                 f"{other['rps']:,.0f} req/s, p99 {other['p99_ms']:.1f} ms, non-2xx {other['non_2xx']}")
+                        else:
+                            one = _round(site.base, endpoint.load, seconds=max(seconds, endpoint.min_seconds),
+                                         warmup=warm, log=site.log, connections=endpoint.connections or wrk.CONNECTIONS)
                         site.rounds.setdefault(key, []).append(one)
                         _log(f"{site.label}: {endpoints[key].title} (round {number + 1}): {one['rps']:,.0f} req/s, "
                              f"p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms, non-2xx {one['non_2xx']}")
@@ -164,8 +186,9 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
     runs = []
     for site in sites:
         rows = []
+        partners = {e.alongside.key: e.alongside for e in site.endpoints.values() if e.alongside}
         for key, measured in site.rounds.items():
-            endpoint = site.endpoints[key]
+            endpoint = site.endpoints.get(key) or partners[key]
             row = {"key": key, "title": endpoint.title, "method": endpoint.load.method,
                    "path": endpoint.load.paths[0], "connections": endpoint.connections or wrk.CONNECTIONS,
                    "min_seconds": endpoint.min_seconds, **combine(measured)}

@@ -38,6 +38,10 @@ COMPUTED_TOO = ("list", "deep_cursor", "filter_status_severity", "filter_technic
                 "search_phrase", "detail", "html_list", "html_detail", "dashboard", "summary",
                 "summary_by_priority")
 COMPUTED = "_computed"
+NO_CACHE = {"Cache-Control": "no-cache"}
+# The mixed run: creates on a few connections while computed reads run on the rest, both at once
+# (two wrk processes). Nine reads to one write is the aim; what a run reached is reported beside it.
+MIXED_WRITERS, MIXED_READERS = 2, 14
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -55,6 +59,8 @@ class Endpoint:
     # would only queue behind each other past the run's end, and runs long enough to finish several.
     connections: int | None = None
     min_seconds: float = 0
+    # Measured at the same time as this endpoint, as its own row (the mixed run's reads).
+    alongside: "Endpoint | None" = None
 
 
 def token(base: str, username: str) -> str:
@@ -114,7 +120,7 @@ def computed(endpoint: Endpoint) -> Endpoint:
     portal's caches honour (app/caching.py): the cost of the work itself, beside the cached figure."""
     load = endpoint.load
     return Endpoint(endpoint.key + COMPUTED, endpoint.title + " — computed (no-cache)",
-                    Load(load.paths, method=load.method, headers=load.headers | {"Cache-Control": "no-cache"}),
+                    Load(load.paths, method=load.method, headers=load.headers | NO_CACHE),
                     connections=endpoint.connections, min_seconds=endpoint.min_seconds)
 
 
@@ -163,4 +169,18 @@ def endpoints(base: str, database: Path) -> list[Endpoint]:
         Endpoint("transition", "API transition (PUT reassign)",
                  Load(["/incidents/"], method="PUT", headers=admin, body="transition", ids=facts["movable"],
                       techs=facts["movers"]), write=True),
+        mixed(facts, admin=admin, reporter=reporter),
     ]
+
+
+def mixed(facts: dict, *, admin: dict, reporter: dict) -> Endpoint:
+    """Creates while computed reads run: the list, an incident and a search, a third each, in turn."""
+    ids = facts["detail_ids"]
+    reads = [path for n in range(12) for path in
+             ("/incidents/", f"/incidents/{ids[n % len(ids)]}", f"/incidents/?q={SEARCH_TERMS[n % len(SEARCH_TERMS)]}")]
+    return Endpoint(
+        "mixed", f"Mixed run: API create (POST), {MIXED_WRITERS} connections, while reads run",
+        Load(["/incidents/"], method="POST", headers=reporter, body="create"), write=True, connections=MIXED_WRITERS,
+        alongside=Endpoint("mixed_reads", f"Mixed run: API list, detail, search — computed, {MIXED_READERS} "
+                                          "connections, while creates run",
+                           Load(reads, headers=admin | NO_CACHE), connections=MIXED_READERS))

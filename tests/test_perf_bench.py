@@ -61,7 +61,7 @@ def test_the_cursor_reaches_the_deep_page_rows(bench_server):
 KEYS = ["list", "deep_page", "deep_cursor", "filter_status_severity", "filter_technician_me", "search",
         "search_phrase", "detail", "html_list", "html_detail", "dashboard", "summary", "summary_by_priority",
         *(key + scenarios.COMPUTED for key in scenarios.COMPUTED_TOO), "export_csv", "export_csv_ui", "create",
-        "transition"]
+        "transition", "mixed"]
 
 
 @pytest.mark.sqlite_only
@@ -83,8 +83,31 @@ def test_the_harness_measures_every_endpoint_listed(bench_server):
     export alone is measured as one whole download."""
     _, _, endpoints = bench_server
     assert list(endpoints) == KEYS
-    assert [e.write for e in endpoints.values()] == [False] * (len(KEYS) - 2) + [True] * 2
+    assert [e.write for e in endpoints.values()] == [False] * (len(KEYS) - 3) + [True] * 3
+    assert [key for key, e in endpoints.items() if e.alongside] == ["mixed"]
     assert [key for key, e in endpoints.items() if e.stream] == ["export_csv", "export_csv_ui"]
+
+
+@pytest.mark.sqlite_only
+def test_the_mixed_run_measures_creates_and_reads_at_the_same_time(bench_server):
+    """Two wrk processes at once: creates on their connections, computed list / detail / search
+    reads on theirs; each a row of its own, both only 2xx, and the creates land while the reads run
+    (their rounds overlap in time and both reached the server)."""
+    from bench.run import together
+    base, path, endpoints = bench_server
+    mixed = endpoints["mixed"]
+    assert mixed.alongside.key == "mixed_reads"
+    assert mixed.alongside.load.headers["Cache-Control"] == "no-cache"
+    paths = mixed.alongside.load.paths
+    assert "/incidents/" in paths and any("?q=" in p for p in paths)
+    assert any(p.removeprefix("/incidents/").isdigit() for p in paths)
+    before = datasets.count_incidents(path)
+    started = time.monotonic()
+    creates, reads = together(base, mixed, seconds=2)
+    assert time.monotonic() - started < 2 * 2 + 10  # at once, not one after the other (2 s each)
+    for one in (creates, reads):
+        assert one["requests"] > 0 and one["socket_errors"] == 0 and one["non_2xx"] == 0, one["statuses"]
+    assert _settled_count(path) - before >= creates["requests"]
 
 
 def _settled_count(path, quiet_seconds: float = 1.0) -> int:
@@ -257,7 +280,8 @@ def test_issue_19s_targets_are_judged_on_the_computed_rows_of_the_largest_size()
         "list_computed": (500, 40, 0), "deep_cursor_computed": (499, 40, 0), "detail_computed": (700, 20, 0),
         "html_list_computed": (300, 99, 0), "html_detail_computed": (310, 100, 0),
         "search_phrase_computed": (200, 99.9, 0), "dashboard_computed": (50, 100.5, 0),
-        "summary_computed": (5, 250, 0), "create": (300, 900, 0)},
+        "summary_computed": (5, 250, 0), "create": (300, 900, 0), "mixed": (60, 400, 0),
+        "mixed_reads": (540, 99, 0)},
         [_download(1_000_000, 1_000_000, 9.9, 90, 149), _download(1_000_000, 1_000_000, 10.1, 90, 150)])
     large["streams"][1]["key"] = "export_csv_ui"
     verdicts = {name: (met, figure) for name, met, figure in report.computed_targets({"runs": [small, large]})}
@@ -275,7 +299,15 @@ def test_issue_19s_targets_are_judged_on_the_computed_rows_of_the_largest_size()
     assert verdicts["export_csv at 1M: worker peak RSS < 150 MB"][0] is True
     assert verdicts["export_csv_ui at 1M: worker peak RSS < 150 MB"][0] is False
     assert verdicts["create at 1M: ≥ 300 per second with zero errors"] == (True, "300/s")
+    assert verdicts["mixed_reads at 1M, while creates run: ≥ 50% of the baseline's req/s"] == (
+        True, "54% (creates were 10% of the requests)")
+    assert verdicts["mixed_reads at 1M, while creates run: p99 < 100 ms"] == (True, "99.0 ms")
     assert not any(name.startswith("search_computed") for name in verdicts)  # no row, no verdict
-    large["endpoints"][-1]["non_2xx"] = 1
+    create = next(row for row in large["endpoints"] if row["key"] == "create")
+    create["non_2xx"] = 1
+    reads = next(row for row in large["endpoints"] if row["key"] == "mixed_reads")
+    reads.update(p99_ms=100.0, baseline_ratio=0.49)
     again = {name: met for name, met, _ in report.computed_targets({"runs": [small, large]})}
     assert again["create at 1M: ≥ 300 per second with zero errors"] is False
+    assert again["mixed_reads at 1M, while creates run: p99 < 100 ms"] is False
+    assert again["mixed_reads at 1M, while creates run: ≥ 50% of the baseline's req/s"] is False
