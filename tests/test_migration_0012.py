@@ -108,8 +108,7 @@ def test_upgrade_indexes_existing_text_then_round_trips(blank_database_url):
         flask_migrate.upgrade(revision="0012")
         assert _search_objects() == AT_0012[postgres.ENABLED]
         _assert_searchable()
-        assert differences_from_the_models() == []
-        db.session.commit()
+        db.session.commit()  # the models are compared at the head, below (later migrations change them)
 
         flask_migrate.downgrade(revision="0011")
         assert _search_objects() == AT_0011[postgres.ENABLED]
