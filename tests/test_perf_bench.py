@@ -21,7 +21,7 @@ import requests
 from app import create_app
 from app.extensions import db
 from bench import datasets, memory, report, scenarios, stream, wrk
-from bench.run import combine
+from bench.run import combine, together
 from seed.loader import seed_incidents, seed_users
 from tests.api_helpers import live_server
 from tests.perf_helpers import load
@@ -93,7 +93,6 @@ def test_the_mixed_run_measures_creates_and_reads_at_the_same_time(bench_server)
     """Two wrk processes at once: creates on their connections, computed list / detail / search
     reads on theirs; each a row of its own, both only 2xx, and the creates land while the reads run
     (their rounds overlap in time and both reached the server)."""
-    from bench.run import together
     base, path, endpoints = bench_server
     mixed = endpoints["mixed"]
     assert mixed.alongside.key == "mixed_reads"

@@ -76,8 +76,8 @@ def incident_live(incident_id: int):
 
 
 bp.add_app_template_global(sees_internal, "sees_internal")
-# The prefix of the take form's fields (`take-version`), which the list's rows write by hand (app/web/rows.py).
-TAKE_PREFIX = Action.TAKE.value
+# The Take button of the incident tables' rows (app/web/rows.py) posts this entry's form.
+TAKE_ENTRY = next(entry for entry in INCIDENT_ACTIONS if entry.action == Action.TAKE)
 
 
 # ---- how the SLA clocks read ----------------------------------------------------------------

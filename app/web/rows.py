@@ -10,15 +10,15 @@ for ('age': since reported, 'updated': the last change). Every row is a keyboard
 (data-nav-row, opened at data-href: js/keys.js)."""
 from collections.abc import Iterable, Mapping, Sequence
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
+from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 
 from app.incidents.lifecycle import Action, Decision, decide
 from app.web import bp
 from app.web.badges import assembled, priority_badge, severity_badge, status_badge, time_left, when
-from app.web.detail import TAKE_PREFIX, SlaReading, sla_reading
+from app.web.detail import TAKE_ENTRY, SlaReading, action_form, sla_reading
 
 
 @bp.app_template_global("incident_rows")
@@ -28,7 +28,7 @@ def incident_rows(incidents: Iterable, *, show_reporter: bool = True, selectable
     """The `<tr>` of each incident, as the viewer (current_user) sees it now; its SLA reading from
     `readings` (by id) when given."""
     readings = readings or {}
-    csrf = _csrf_field()
+    take = _TakeButton()
     updated_class = "d-none d-lg-table-cell" if "age" in times else "d-none d-md-table-cell"
     rows = []
     for incident in incidents:
@@ -47,7 +47,7 @@ def incident_rows(incidents: Iterable, *, show_reporter: bool = True, selectable
             f'      <td class="text-nowrap">{priority_badge(incident.priority)}</td>\n'
             f'      <td class="text-nowrap time-left">{time_left(reading)}</td>\n'
             f'      <td class="text-nowrap">{severity_badge(incident.severity)}</td>\n'
-            f'      <td class="text-nowrap">{status_badge(incident.status)}{_take(incident, csrf)}</td>\n'
+            f'      <td class="text-nowrap">{status_badge(incident.status)}{take(incident)}</td>\n'
             f'      <td class="d-none d-xxl-table-cell">{escape(incident.category.label)}</td>\n'
             f'      <td class="d-none d-md-table-cell">{technician}</td>\n')
         if show_reporter:
@@ -64,20 +64,25 @@ def incident_rows(incidents: Iterable, *, show_reporter: bool = True, selectable
     return assembled("".join(rows))
 
 
-def _csrf_field() -> str:
-    """The Take forms' CSRF field (one token serves every form of the page); nothing when CSRF is off."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return ""
-    return f'<input name="{TAKE_PREFIX}-csrf_token" type="hidden" value="{escape(generate_csrf())}">'
+class _TakeButton:
+    """A row's Take button, when the viewer may take the incident now (the same decision as its
+    page). Its hidden fields are the take route's own form (`action_form`), built once per page on
+    the first row that needs it: the CSRF field when CSRF is on (one token serves every form of the
+    page) and the version field's name, with each row's version. No ids inside the form: a row can
+    appear in two tables of one page (the dashboard)."""
 
+    def __init__(self) -> None:
+        self.form: FlaskForm | None = None
+        self.csrf = ""
 
-def _take(incident, csrf: str) -> str:
-    """The row's Take button, when the viewer may take the incident now (the same decision as its
-    page). No ids inside the form: a row can appear in two tables of one page (the dashboard)."""
-    if decide(current_user, Action.TAKE, incident) != Decision.ALLOWED:
-        return ""
-    action = escape(url_for("web.take_incident", incident_id=incident.id))
-    return (f'\n        <form method="post" action="{action}" class="d-inline take-row">\n          {csrf}'
-            f'<input name="{TAKE_PREFIX}-version" type="hidden" value="{incident.version}">\n          '
-            f'<button class="btn btn-sm btn-outline-primary ms-1" type="submit">Take<span class="visually-hidden"> '
-            f'{escape(incident.reference)}</span></button>\n        </form>')
+    def __call__(self, incident) -> str:
+        if decide(current_user, Action.TAKE, incident) != Decision.ALLOWED:
+            return ""
+        if self.form is None:
+            self.form = action_form(TAKE_ENTRY, incident)
+            self.csrf = str(self.form.csrf_token(id=False)) if "csrf_token" in self.form else ""
+        action = escape(url_for("web.take_incident", incident_id=incident.id))
+        return (f'\n        <form method="post" action="{action}" class="d-inline take-row">\n          {self.csrf}'
+                f'<input name="{escape(self.form.version.name)}" type="hidden" value="{incident.version}">\n'
+                f'          <button class="btn btn-sm btn-outline-primary ms-1" type="submit">Take'
+                f'<span class="visually-hidden"> {escape(incident.reference)}</span></button>\n        </form>')
