@@ -8,6 +8,11 @@
   million rows holds one window in memory at a time, and every window is one seek along the
   primary key (a window by id range, not "the next N matches": with a filter on, SQLite's planner
   would pick the filter's index and sort all the remaining matches again for every batch).
+- The export reads its columns as the database stores them (`_stored`): turning every time into a
+  datetime and every enum into a member, only to write them back out as text, was most of an
+  export's time (issue 19: 100,000 rows/s). Its rows are written ready for the CSV: the cells a
+  user typed (title, usernames) through `safe_cell`, the rest the portal's own words, numbers and
+  times, which never start like a formula.
 """
 import csv
 import io
@@ -15,13 +20,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import Enum
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, func, select, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.incidents import clocks, queries
+from app.incidents.enums import Severity, Status
 from app.incidents.references import reference
 from app.models import Incident, User, utcnow
 
@@ -55,24 +63,33 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text[:1] in _FORMULA_FIRST else text
 
 
-def csv_chunks(header: Sequence[str], rows: Iterable[Iterable[Any]]) -> Iterator[bytes]:
+def csv_chunks(header: Sequence[str], rows: Iterable[Iterable[Any]], *, rows_guarded: bool = False) -> Iterator[bytes]:
     """UTF-8 CSV (RFC 4180, CRLF line ends), a header row first, every cell through `safe_cell`,
-    yielded a few hundred rows at a time: memory stays flat however many rows come."""
+    yielded a few hundred rows at a time: memory stays flat however many rows come.
+
+    `rows_guarded`: the rows' cells are text already, and the producer put every cell that could
+    start like a formula through `safe_cell` itself (`incident_rows`); they are written as given."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(name) for name in header])
-    for count, row in enumerate(rows, 1):
-        writer.writerow([safe_cell(value) for value in row])
-        if count % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
+    rows = iter(rows) if rows_guarded else ([safe_cell(value) for value in row] for row in rows)
+    while chunk := list(islice(rows, ROWS_PER_CHUNK)):
+        writer.writerows(chunk)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
 
 
+def incident_csv(*, actor: User, filters: queries.IncidentFilters) -> Iterator[bytes]:
+    """The incident export, INCIDENT_COLUMNS, as CSV chunks (what both blueprints serve)."""
+    return csv_chunks(INCIDENT_COLUMNS, incident_rows(actor=actor, filters=filters), rows_guarded=True)
+
+
 def incident_rows(*, actor: User, filters: queries.IncidentFilters,
-                  now: datetime | None = None) -> Iterator[tuple]:
-    """The incidents `actor` may see that match the list's `filters`, by id, as INCIDENT_COLUMNS.
+                  now: datetime | None = None) -> Iterator[tuple[str, ...]]:
+    """The incidents `actor` may see that match the list's `filters`, by id, as INCIDENT_COLUMNS,
+    every cell text and guarded (`csv_chunks(..., rows_guarded=True)`).
 
     The states are the clocks' at `now` (one instant for the whole export). Incidents created
     after the export started are not in it: it stops at the highest id it saw first."""
@@ -80,31 +97,61 @@ def incident_rows(*, actor: User, filters: queries.IncidentFilters,
     if filters.sla and filters.now is None:
         filters = replace(filters, now=now)
     reporter, technician = aliased(User), aliased(User)
-    columns = (Incident.id, Incident.title, Incident.status, Incident.severity, Incident.urgency,
-               Incident.priority, Incident.category, reporter.username.label("reporter"),
-               technician.username.label("technician"), Incident.created_at,
-               Incident.responded_at, Incident.resolved_at, Incident.closed_at, Incident.response_due_at,
-               Incident.resolve_due_at, Incident.resolve_spent_seconds, Incident.resolve_target_minutes)
+    columns = (Incident.id, Incident.title, _stored(Incident.status), _stored(Incident.severity, Integer),
+               _stored(Incident.urgency), _stored(Incident.priority), _stored(Incident.category),
+               reporter.username.label("reporter"), technician.username.label("technician"),
+               *(_stored(column) for column in (Incident.created_at, Incident.responded_at, Incident.resolved_at,
+                                                Incident.closed_at, Incident.response_due_at,
+                                                Incident.resolve_due_at)),
+               Incident.resolve_spent_seconds, Incident.resolve_target_minutes)
     matching = (queries.matching(actor, filters).with_only_columns(*columns)
                 .join(reporter, reporter.id == Incident.reporter_id)
                 .outerjoin(technician, technician.id == Incident.technician_id))
     last_id = db.session.scalar(select(func.max(Incident.id))) or 0
+    stored_now = _stored_time(now, db.session.get_bind().dialect)
     after = 0
     while after < last_id:
         window = matching.where(Incident.id > after, Incident.id <= after + ID_WINDOW).order_by(Incident.id)
-        # Core rows, unpacked by position: the ORM's per-row work would be most of an export's time.
-        for row in db.session.connection().execute(window):
-            yield _incident_row(*row, now=now)
+        for row in db.session.connection().execute(window).all():
+            yield _incident_row(*row, now=stored_now)
         after += ID_WINDOW
 
 
-def _incident_row(incident_id, title, status, severity, urgency, priority, category, reporter_name,
+def _stored(column, as_type=String):
+    """`column` as the database hands it back, without the model type's conversion of each value."""
+    return type_coerce(column, as_type)
+
+
+def _stored_time(moment: datetime, dialect: Dialect) -> Any:
+    """`moment` in the form the database hands back a time column read through `_stored`: the
+    text SQLite keeps ('YYYY-MM-DD HH:MM:SS.ffffff', which sorts as the instants do, and every
+    writer pads the microseconds), a naive UTC datetime from PostgreSQL. Compared with each other,
+    the stored forms order as the instants do, which is all the clocks' state rules ask of them."""
+    bind = Incident.__table__.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return bind(moment) if bind else moment
+
+
+def _time_cell(value: Any) -> str:
+    """A time read through `_stored`, written as `text_of` writes a time (UTC, seconds, `Z`)."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return f"{value[:10]}T{value[11:19]}Z"
+    return text_of(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+_SEVERITY_OF_RANK = {member.rank: member.value for member in Severity}
+_PHASE_OF_STATUS = {member.value: clocks.phase_of(member) for member in Status}
+
+
+def _incident_row(incident_id, title, status, severity_rank, urgency, priority, category, reporter_name,
                   technician_name, created_at, responded_at, resolved_at, closed_at, response_due_at,
-                  resolve_due_at, spent_seconds, target_minutes, *, now: datetime) -> tuple:
+                  resolve_due_at, spent_seconds, target_minutes, *, now: Any) -> tuple[str, ...]:
     response = clocks.response_state(responded_at=responded_at, due_at=response_due_at, now=now)
-    resolve = clocks.resolve_state(phase=clocks.phase_of(status), due_at=resolve_due_at, spent_seconds=spent_seconds,
-                                   target_seconds=target_minutes * 60, now=now)
-    return (str(incident_id), reference(incident_id), title, status.value, severity.value, urgency.value,
-            priority.value, category.value, reporter_name, technician_name, text_of(created_at),
-            text_of(responded_at), text_of(resolved_at), text_of(closed_at), text_of(response_due_at),
-            text_of(resolve_due_at), response.value, resolve.value)
+    resolve = clocks.resolve_state(phase=_PHASE_OF_STATUS[status], due_at=resolve_due_at,
+                                   spent_seconds=spent_seconds, target_seconds=target_minutes * 60, now=now)
+    return (str(incident_id), reference(incident_id), safe_cell(title), status, _SEVERITY_OF_RANK[severity_rank],
+            urgency, priority, category, safe_cell(reporter_name),
+            "" if technician_name is None else safe_cell(technician_name), _time_cell(created_at),
+            _time_cell(responded_at), _time_cell(resolved_at), _time_cell(closed_at), _time_cell(response_due_at),
+            _time_cell(resolve_due_at), response.value, resolve.value)

@@ -125,5 +125,4 @@ def export_incidents():
     """The incident list as CSV, with the list page's filters (its query string, read as the list
     reads it); reporters get their own incidents, as on the list."""
     query = parse_list_query(request.args, current_user)
-    rows = export.incident_rows(actor=current_user, filters=query.filters)
-    return _csv(export.csv_chunks(export.INCIDENT_COLUMNS, rows), "incidents.csv")
+    return _csv(export.incident_csv(actor=current_user, filters=query.filters), "incidents.csv")

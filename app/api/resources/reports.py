@@ -183,5 +183,4 @@ class IncidentExport(Resource):
                            "CR gets a leading ' (spreadsheets would run it as a formula).")
     def get(self, actor, query):
         """A streamed CSV of the matching incidents."""
-        rows = export.incident_rows(actor=actor, filters=list_filters(query, actor))
-        return _csv(export.csv_chunks(export.INCIDENT_COLUMNS, rows), "incidents.csv")
+        return _csv(export.incident_csv(actor=actor, filters=list_filters(query, actor)), "incidents.csv")
