@@ -102,5 +102,9 @@ demo: $(VENV)/.dev-installed chromium  ## Record the main story in Chromium: doc
 bench: $(VENV)/.dev-installed wrk  ## wrk against 1k/100k/1M incidents and a baseline (minutes; BENCH_SIZES=1k BENCH_DURATION=3 is quick)
 	$(BIN)/python -m bench.run
 
+.PHONY: bench-pg
+bench-pg: $(VENV)/.dev-installed wrk  ## make bench on PostgreSQL (Debian's, started for the run; results in bench/results/postgresql/)
+	BENCH_DATABASE=postgresql $(BIN)/python -m bench.run
+
 clean:  ## Remove the virtualenv and local databases
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

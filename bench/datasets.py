@@ -2,7 +2,9 @@
 the code that made them (the migrations, the seed data and the bulk generator).
 
 A database is built into a temporary file and renamed when complete, so an interrupted build is
-never mistaken for a finished one. Each run works on a fresh copy (writes must not pile up)."""
+never mistaken for a finished one. Each run works on a fresh copy (writes must not pile up).
+`make bench-pg` keeps the same datasets on PostgreSQL (bench/postgres.py): a database is then a
+`postgres.Database` instead of a file's path, and these functions take either."""
 import hashlib
 import json
 import os
@@ -12,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -36,10 +40,15 @@ def label(size: int) -> str:
     return str(size)
 
 
-def cli_env(database: Path) -> dict[str, str]:
+def url_of(database: Path | postgres.Database) -> str:
+    """The SQLAlchemy URL of a benchmark database."""
+    return database.url if isinstance(database, postgres.Database) else f"sqlite:///{database}"
+
+
+def cli_env(database: Path | postgres.Database) -> dict[str, str]:
     """The environment of a `flask` command on `database` (no mail, no background sender)."""
     env = {key: value for key, value in os.environ.items() if key != "MAIL_SERVER"}
-    env.update(DATABASE_URL=f"sqlite:///{database}", APP_ENV="development", OUTBOX_BACKGROUND_SENDER="0",
+    env.update(DATABASE_URL=url_of(database), APP_ENV="development", OUTBOX_BACKGROUND_SENDER="0",
                FLASK_APP="run.py")
     return env
 
@@ -54,8 +63,10 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
-def count_incidents(database: Path) -> int:
+def count_incidents(database: Path | postgres.Database) -> int:
     """How many incidents a database holds."""
+    if isinstance(database, postgres.Database):
+        return postgres.count_incidents(database)
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
         return connection.execute("SELECT count(*) FROM incidents").fetchone()[0]
 
@@ -65,12 +76,7 @@ def build(size: int, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     for leftover in DATA.glob(partial.name + "*"):
         leftover.unlink()
-    env = cli_env(partial)
-    subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*FLASK, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
-    seeded = count_incidents(partial)
-    if size > seeded:
-        subprocess.run([*FLASK, "seed", "--bulk", str(size - seeded)], cwd=ROOT, env=env, check=True)
+    fill(size, partial)
     with sqlite3.connect(partial) as connection:  # fold the WAL into the file: one file to copy
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
@@ -78,15 +84,29 @@ def build(size: int, path: Path) -> None:
         leftover.unlink()
 
 
-def ensure(size: int, log=print) -> Path:
-    """The pristine database of `size` incidents, built when missing or out of date."""
+def fill(size: int, database: Path | postgres.Database) -> None:
+    """Migrate an empty database, load the demo data, then append generated incidents up to exactly `size`."""
+    env = cli_env(database)
+    subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*FLASK, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    seeded = count_incidents(database)
+    if size > seeded:
+        subprocess.run([*FLASK, "seed", "--bulk", str(size - seeded)], cwd=ROOT, env=env, check=True)
+
+
+def ensure(size: int, log=print, *, postgres_server: str | None = None) -> Path | postgres.Database:
+    """The pristine database of `size` incidents, built when missing or out of date: a file under
+    bench/data/, or a database on `postgres_server` (bench/postgres.py) when one is given."""
+    if postgres_server:
+        return postgres.ensure(size, postgres_server, name=f"portal_{label(size).lower()}", fingerprint=fingerprint(),
+                               build=lambda database: fill(size, database), log=log)
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"portal-{label(size)}.db"
     stamp = path.with_suffix(".json")
     expected = {"incidents": size, "fingerprint": fingerprint()}
     if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == expected:
         return path
-    log(f"building {path.relative_to(ROOT)} ({size:,} incidents)...")
+    log(f"building {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({size:,} incidents)...")
     started = time.perf_counter()
     stamp.unlink(missing_ok=True)
     build(size, path)
@@ -95,15 +115,20 @@ def ensure(size: int, log=print) -> Path:
     return path
 
 
-def working_copy(pristine: Path) -> Path:
+def working_copy(pristine: Path | postgres.Database) -> Path | postgres.Database:
     """A scratch copy for one run, so creates and transitions never change the pristine data."""
+    if isinstance(pristine, postgres.Database):
+        return postgres.working_copy(pristine)
     copy = pristine.with_name(pristine.stem + "-run.db")
     discard(copy)
     shutil.copyfile(pristine, copy)
     return copy
 
 
-def discard(copy: Path) -> None:
+def discard(copy: Path | postgres.Database) -> None:
     """Remove a scratch copy with its WAL and shared-memory files."""
+    if isinstance(copy, postgres.Database):
+        postgres.discard(copy)
+        return
     for path in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
         path.unlink(missing_ok=True)

@@ -170,7 +170,8 @@ def markdown(results: dict) -> str:
         "",
         f"Measured {results['generated_at']} on {machine['cpu']} ({machine['cores']} cores, "
         f"{machine['memory_gb']} GB), load average {machine['load_before']} before and {machine['load_after']} after; "
-        f"SQLite {machine['sqlite']}, Python {machine['python']}. gunicorn {settings['gunicorn']}; "
+        f"{machine.get('database') or 'SQLite ' + machine['sqlite']}, Python {machine['python']}. "
+        f"gunicorn {settings['gunicorn']}; "
         f"wrk -t{settings['wrk_threads']} -c{settings['wrk_connections']} -d{settings['duration_s']:g}s --latency, "
         f"{settings.get('rounds', 1)} round(s) per endpoint and size, sizes in turn, medians shown; "
         f"{settings['warmup_s']:.1f}s of warm-up before the first round of each read"

@@ -5,6 +5,8 @@
     BENCH_ROUNDS=3          runs per endpoint and size, interleaved; the table shows their medians
     BENCH_ENDPOINTS=        only these endpoint keys, comma-separated (all when empty)
     BENCH_DOWNLOAD_ROUNDS=1 whole downloads of the export per size (a million rows take minutes)
+    BENCH_DATABASE=sqlite   or `postgresql` (`make bench-pg`): the same datasets on PostgreSQL
+                            (bench/postgres.py); its results go to bench/results/postgresql/
 
 Every endpoint is driven by wrk, except the export of every incident: one whole download per
 round (bench/stream.py), with the serving worker's memory. Writes bench/results/results.json,
@@ -19,12 +21,12 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import datasets, report, scenarios, server, stream, wrk
+from bench import datasets, postgres, report, scenarios, server, stream, wrk
 
 RAW = report.RESULTS / "raw"
 LOCKED = "database is locked"
@@ -43,6 +45,7 @@ def machine() -> dict:
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024),
             "os": platform.platform(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "database": f"SQLite {sqlite3.sqlite_version}",
             "wrk": wrk_version.strip(), "load_before": _load(), "load_after": None}
 
 
@@ -127,7 +130,7 @@ def combine(rounds: list[dict]) -> dict:
 
 
 def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only: set[str],
-          download_rounds: int = 1) -> list[dict]:
+          download_rounds: int = 1, postgres_server: str | None = None) -> list[dict]:
     """Every size served at once, each endpoint measured on every size in turn, `rounds` times:
     a busy neighbour on a shared machine weighs on all sizes alike, and medians drop its spikes.
     The baseline runs at the start of every round and once more at the end."""
@@ -135,9 +138,9 @@ def bench(sizes: list[int], *, seconds: float, warmup: float, rounds: int, only:
         sites = []
         for size in sizes:
             label = datasets.label(size)
-            work = datasets.working_copy(datasets.ensure(size, log=_log))
+            work = datasets.working_copy(datasets.ensure(size, log=_log, postgres_server=postgres_server))
             stack.callback(datasets.discard, work)
-            log = RAW / f"portal-{label}.log"
+            log = RAW / f"portal-{label}{'-postgresql' if postgres_server else ''}.log"
             served = stack.enter_context(server.serving("run:app", log=log, database=work))
             endpoints = {e.key: e for e in scenarios.endpoints(served.base, work) if not only or e.key in only}
             sites.append(Site(size, label, served, work, log, endpoints))
@@ -211,16 +214,20 @@ def main() -> int:
     download_rounds = max(1, int(os.environ.get("BENCH_DOWNLOAD_ROUNDS", "1")))
     warmup = float(os.environ.get("BENCH_WARMUP", min(3.0, seconds / 3)))
     only = {key.strip() for key in os.environ.get("BENCH_ENDPOINTS", "").split(",") if key.strip()}
-    results = {
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "settings": {"duration_s": seconds, "warmup_s": warmup, "rounds": rounds, "download_rounds": download_rounds,
-                     "wrk_threads": wrk.THREADS, "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
-        "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, rounds=rounds, only=only,
-                      download_rounds=download_rounds),
-    }
+    on_postgres = os.environ.get("BENCH_DATABASE", "sqlite").lower() in ("postgresql", "postgres")
+    with postgres.server() if on_postgres else nullcontext() as postgres_server:
+        results = {
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine() | ({"database": f"PostgreSQL {postgres.version(postgres_server)} (default settings)"}
+                                    if on_postgres else {}),
+            "settings": {"duration_s": seconds, "warmup_s": warmup, "rounds": rounds,
+                         "download_rounds": download_rounds, "wrk_threads": wrk.THREADS,
+                         "wrk_connections": wrk.CONNECTIONS, "gunicorn": _gunicorn_settings()},
+            "runs": bench(sorted(sizes), seconds=seconds, warmup=warmup, rounds=rounds, only=only,
+                          download_rounds=download_rounds, postgres_server=postgres_server),
+        }
     results["machine"]["load_after"] = _load()
-    paths = report.write(results)
+    paths = report.write(results, report.RESULTS / "postgresql" if on_postgres else report.RESULTS)
     print(paths["md"].read_text(encoding="utf-8"))
     _log("wrote " + ", ".join(str(path.relative_to(datasets.ROOT)) for path in paths.values()))
     return 0

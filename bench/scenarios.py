@@ -4,13 +4,14 @@ Every endpoint is a wrk load, except the export of every incident, which is one 
 measured whole (`stream`: bench/stream.py), though its wrk load still exists for the harness tests."""
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import requests
+from sqlalchemy import create_engine, text
 
+from bench.datasets import url_of
 from bench.wrk import Load
 
 # The demo users' password; the bulk users share it (seed/bulk.py).
@@ -100,17 +101,23 @@ def _deep_page(base: str, auth: dict) -> tuple[int, str]:
     return middle, before["next"]
 
 
-def database_facts(database: Path) -> dict:
-    """Ids read straight from the file: users, incidents to read, incidents to move."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        def user_id(username: str) -> int:
-            return connection.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()[0]
+def database_facts(database) -> dict:
+    """Ids read straight from the database: users, incidents to read, incidents to move."""
+    engine = create_engine(url_of(database))
+    try:
+        with engine.connect() as connection:
+            def user_id(username: str) -> int:
+                return connection.execute(text("SELECT id FROM users WHERE username = :name"),
+                                          {"name": username}).scalar_one()
 
-        movers = [user_id(name) for name in MOVERS]
-        top = connection.execute("SELECT max(id) FROM incidents").fetchone()[0]
-        movable = [row[0] for row in connection.execute(
-            "SELECT id FROM incidents WHERE status IN ('assigned', 'in_progress') AND technician_id NOT IN (?, ?) "
-            "ORDER BY id LIMIT ?", (*movers, TRANSITION_IDS))]
+            movers = [user_id(name) for name in MOVERS]
+            top = connection.execute(text("SELECT max(id) FROM incidents")).scalar_one()
+            movable = list(connection.execute(text(
+                "SELECT id FROM incidents WHERE status IN ('assigned', 'in_progress') "
+                "AND technician_id NOT IN (:first, :second) ORDER BY id LIMIT :limit"),
+                {"first": movers[0], "second": movers[1], "limit": TRANSITION_IDS}).scalars())
+    finally:
+        engine.dispose()
     step = max(1, top // DETAIL_IDS)
     return {"movers": movers, "detail_ids": list(range(step, top + 1, step))[:DETAIL_IDS], "movable": movable}
 

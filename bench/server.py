@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from bench import memory
+from bench import datasets, memory, postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
@@ -27,7 +27,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def environment(database: Path | None) -> dict[str, str]:
+def environment(database: Path | postgres.Database | None) -> dict[str, str]:
     """The image's environment (APP_ENV=production, a real SECRET_KEY), minus mail: no MAIL_SERVER,
     no in-process sender and no SLA checks (the generated incidents' pending warnings would be
     written during the runs), so a benchmark never waits on or sends email."""
@@ -35,7 +35,7 @@ def environment(database: Path | None) -> dict[str, str]:
     env.update(APP_ENV="production", SECRET_KEY=secrets.token_hex(32), OUTBOX_BACKGROUND_SENDER="0",
                SLA_CHECK_SECONDS="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     if database is not None:
-        env["DATABASE_URL"] = f"sqlite:///{database}"
+        env["DATABASE_URL"] = datasets.url_of(database)
     return env
 
 
@@ -52,7 +52,7 @@ class Served:
 
 
 @contextmanager
-def serving(app: str, *, log: Path, database: Path | None = None, ready_path: str = "/health"):
+def serving(app: str, *, log: Path, database: Path | postgres.Database | None = None, ready_path: str = "/health"):
     """Run `gunicorn run:app` (or another app) until the block ends; yields a `Served`."""
     port = free_port()
     env = environment(database) | {"GUNICORN_BIND": f"127.0.0.1:{port}"}

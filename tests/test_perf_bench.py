@@ -4,7 +4,8 @@ cursor, the Lua write loads) is driven by the real wrk against a live server and
 the export of every incident is measured as one whole download, rows counted and the server's
 memory watched; and the report turns results into the tables, the verdict on each target and the chart.
 
-The benchmark runs on SQLite files (bench/data/), so the tests that serve it do too."""
+The benchmark runs on SQLite files (bench/data/), so the tests that serve it do too; `make bench-pg`'s
+datasets (bench/postgres.py) are checked on the database of the run."""
 import csv
 import io
 import json
@@ -17,12 +18,18 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import create_engine, make_url
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db
 from bench import datasets, memory, report, scenarios, stream, wrk
+from bench import postgres as bench_postgres
+from bench import server as bench_server_module
 from bench.run import combine, together
 from seed.loader import seed_incidents, seed_users
+from tests import postgres as test_postgres
 from tests.api_helpers import live_server
 from tests.perf_helpers import load
 
@@ -310,3 +317,42 @@ def test_issue_19s_targets_are_judged_on_the_computed_rows_of_the_largest_size()
     assert again["create at 1M: ≥ 300 per second with zero errors"] is False
     assert again["mixed_reads at 1M, while creates run: p99 < 100 ms"] is False
     assert again["mixed_reads at 1M, while creates run: ≥ 50% of the baseline's req/s"] is False
+
+
+def test_a_dataset_is_built_once_then_copied_for_each_run_on_either_database(tmp_path, monkeypatch):
+    """`make bench`'s datasets on the database this run uses: a file under bench/data/ on SQLite, a
+    database on the server for `make bench-pg` (bench/postgres.py) on PostgreSQL, its run copy made
+    from it as a template. Built once (a second `ensure` reuses it), counted, read for the ids the
+    loads ask for, served by URL; the run's writes stay in the copy, which is dropped afterwards."""
+    monkeypatch.setattr(datasets, "DATA", tmp_path)
+    monkeypatch.setattr(bench_postgres, "FOLDER", tmp_path)
+    server = (make_url(test_postgres.TEST_DATABASE_URL).set(database="").render_as_string(hide_password=False)
+              .rstrip("/") if test_postgres.ENABLED else None)
+    built, fill = [], datasets.fill
+    monkeypatch.setattr(datasets, "fill", lambda size, database: (built.append(database), fill(size, database)))
+    pristine = datasets.ensure(20, postgres_server=server)
+    assert datasets.ensure(20, postgres_server=server) == pristine and len(built) == 1
+    assert isinstance(pristine, bench_postgres.Database) == test_postgres.ENABLED
+    copy = datasets.working_copy(pristine)
+    try:
+        assert copy != pristine and datasets.count_incidents(copy) == 20
+        facts = scenarios.database_facts(copy)
+        assert len(facts["movers"]) == 2 and 0 < len(facts["detail_ids"]) <= 20 and max(facts["detail_ids"]) <= 20
+        assert bench_server_module.environment(copy)["DATABASE_URL"] == datasets.url_of(copy)
+        engine = create_engine(datasets.url_of(copy))
+        with engine.begin() as connection:
+            connection.execute(sql_text("UPDATE incidents SET title = 'written by the run'"))
+        engine.dispose()
+    finally:
+        datasets.discard(copy)
+    engine = create_engine(datasets.url_of(pristine))
+    with engine.connect() as connection:
+        assert connection.execute(sql_text("SELECT count(*) FROM incidents WHERE title = 'written by the run'")
+                                  ).scalar_one() == 0
+    engine.dispose()
+    if test_postgres.ENABLED:
+        with pytest.raises(OperationalError):
+            create_engine(datasets.url_of(copy)).connect()
+        bench_postgres.discard(pristine)
+    else:
+        assert not copy.exists()
