@@ -49,27 +49,28 @@ def snapshot(incident: Incident) -> list[Key]:
 
 
 def move(before: Iterable[Key], after: Iterable[Key]) -> None:
-    """-1 on the rows an incident left, +1 on the rows it joined (no-op when nothing moved)."""
-    before, after = list(before), list(after)
+    """-1 on the rows an incident left, +1 on the rows it joined (no-op when nothing moved): one
+    upsert statement for all of them."""
     deltas: dict[Key, int] = {}
     for key in before:
         deltas[key] = deltas.get(key, 0) - 1
     for key in after:
         deltas[key] = deltas.get(key, 0) + 1
-    for key, delta in deltas.items():
-        if delta:
-            _add(key, delta)
+    rows = [{"scope": scope, "status": status, "severity": severity, "category": category, "n": delta}
+            for (scope, status, severity, category), delta in deltas.items() if delta]
+    if rows:
+        _add(rows)
 
 
-def _add(key: Key, delta: int) -> None:
-    scope, status, severity, category = key
+def _add(rows: list[dict]) -> None:
+    """Add each row's `n` to its tally row, making the row when missing. The keys are distinct (one
+    statement may not touch a row twice on PostgreSQL)."""
     dialect = db.session.get_bind().dialect.name
     dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    statement = dialect_insert(IncidentTally).values(scope=scope, status=status, severity=severity,
-                                                      category=category, n=delta)
+    statement = dialect_insert(IncidentTally).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["scope", "status", "severity", "category"],
-        set_={"n": IncidentTally.n + delta},
+        set_={"n": IncidentTally.n + statement.excluded.n},
     )
     db.session.execute(statement)
 

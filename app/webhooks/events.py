@@ -52,14 +52,15 @@ def queue(event_type: str, incident: Incident, event: IncidentEvent | None = Non
     event of that kind, written earlier in this transaction, is the one meant."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    if event is None:
-        event = _latest(incident, _KINDS[event_type])
-    if event is None or event.internal:
-        return 0
+    # Who listens first: most portals have no endpoint, and then the event need not be looked up.
     endpoints = [endpoint for endpoint in db.session.scalars(
         select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id))
         if subscribed(endpoint, event_type)]
     if not endpoints:
+        return 0
+    if event is None:
+        event = _latest(incident, _KINDS[event_type])
+    if event is None or event.internal:
         return 0
     body = payload(event_type, incident, event)
     for endpoint in endpoints:
