@@ -101,6 +101,19 @@ def test_a_technician_whose_username_looks_like_a_formula_is_quoted(client, peop
     assert [(row["reference"], row["technician"]) for row in rows] == [(incident.reference, "'" + username)]
 
 
+def test_a_technician_made_while_the_export_runs_is_named(people, monkeypatch):
+    """The usernames are read when the export starts; an incident not yet written that is given to
+    a technician made since still names them."""
+    monkeypatch.setattr(export, "ID_WINDOW", 1)
+    first, second = (factories.make_incident(people["reporter"]) for _ in range(2))
+    rows = export.incident_rows(actor=people["admin"], filters=IncidentFilters())
+    assert next(rows)[0] == str(first.id)
+    newcomer = factories.make_user(Role.TECHNICIAN, username="-newcomer")
+    factories.bring_to(Status.ASSIGNED, incident=second, admin=people["admin"], technician=newcomer)
+    row = dict(zip(export.INCIDENT_COLUMNS, next(rows), strict=True))
+    assert (row["reference"], row["technician"]) == (second.reference, "'-newcomer")
+
+
 def test_every_row_agrees_with_the_incident_as_the_api_writes_it(client, people, data_set):
     """The export reads its columns as the database stores them, without the models' conversion:
     each row still says what the API says of the same incident (times to the second in UTC with Z,

@@ -3,7 +3,8 @@
 - `safe_cell` is the CSV-injection guard (OWASP "CSV Injection"): a spreadsheet runs a cell that
   starts with `=`, `+`, `-` or `@` as a formula (tab and CR can hide one), so such a cell gets a
   leading `'`, which spreadsheets read as "text". Every CSV the portal writes goes through
-  `csv_chunks`, which applies it to every cell.
+  `csv_chunks`, which applies it to every cell, or is told the rows were guarded where they were
+  made (the incident export, below).
 - `incident_rows` reads the incidents a list filter matches in windows of ids, so an export of a
   million rows holds one window in memory at a time, and every window is one seek along the
   primary key (a window by id range, not "the next N matches": with a filter on, SQLite's planner
@@ -110,14 +111,26 @@ def _windows(*, actor: User, filters: queries.IncidentFilters, now: datetime) ->
     matching = queries.matching(actor, filters).with_only_columns(*columns)
     last_id = db.session.scalar(select(func.max(Incident.id))) or 0
     stored_now = _stored_time(now, db.session.get_bind().dialect)
-    # Users are few beside incidents: their names are read once, not joined into every row.
-    names = {user_id: safe_cell(username) for user_id, username in db.session.execute(select(User.id, User.username))}
-    names[None] = ""
+    names = _Usernames(db.session.execute(select(User.id, User.username)))
     after = 0
     while after < last_id:
         window = matching.where(Incident.id > after, Incident.id <= after + ID_WINDOW).order_by(Incident.id)
         yield [_incident_row(*row, names=names, now=stored_now) for row in db.session.connection().execute(window)]
         after += ID_WINDOW
+
+
+class _Usernames(dict):
+    """User id -> the username's cell (guarded), None -> ''. Users are few beside incidents: their
+    names are read once, not joined into every row; one made while the export runs (and given an
+    incident it has yet to write) is read when first needed."""
+
+    def __init__(self, rows: Iterable[tuple[int, str]]):
+        super().__init__((user_id, safe_cell(username)) for user_id, username in rows)
+        self[None] = ""
+
+    def __missing__(self, user_id: int) -> str:
+        cell = self[user_id] = safe_cell(db.session.scalar(select(User.username).where(User.id == user_id)))
+        return cell
 
 
 def _stored(column, as_type=String):
