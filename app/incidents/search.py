@@ -23,10 +23,10 @@ import unicodedata
 
 from sqlalchemy import (
     ColumnElement,
-    and_,
     bindparam,
     column,
     false,
+    func,
     literal_column,
     or_,
     select,
@@ -77,6 +77,8 @@ def _latin_folds() -> tuple[str, str]:
 ACCENTED, UNACCENTED = _latin_folds()
 PG_WORD = "[:alnum:]" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in EMOJI_RANGES)
 PG_INCIDENT_TEXT = "title || ' ' || description || ' ' || coalesce(resolution_notes, '')"
+# The same text of one incident named `own_text` (a candidate's row, looked up by id).
+PG_OWN_TEXT = "own_text.title || ' ' || own_text.description || ' ' || coalesce(own_text.resolution_notes, '')"
 PG_EVENT_TEXT = "coalesce(body, '')"
 
 
@@ -88,9 +90,10 @@ def pg_words(text_sql: str) -> str:
             "'([" + PG_WORD + "]{200})', '\\1 ', 'g'), '[^" + PG_WORD + "]+'), ''))")
 
 
-# Each word of a search term as a prefix, all required: 'disk':* & 'full':*. The term went through
-# `terms()` already; PostgreSQL may still cut it where its own idea of a letter differs (a mark).
-_PG_QUERY = ("(SELECT string_agg('''' || w || ''':*', ' & ') "  # noqa: S608 -- constants; the word is bound
+# The words of a bound search text, each as a prefix, joined by `&` (all required: 'disk':* &
+# 'full':*) or `|` (any). The words went through `terms()` already; PostgreSQL may still cut one
+# where its own idea of a letter differs (a mark).
+_PG_QUERY = ("(SELECT string_agg('''' || w || ''':*', '{joiner}') "  # noqa: S608 -- constants; the words are bound
              f"FROM unnest(tsvector_to_array({pg_words('CAST(:term AS text)')})) AS w)::tsquery")
 
 _EMOJI = frozenset(c for low, high in EMOJI_RANGES for c in range(low, high + 1))
@@ -125,7 +128,9 @@ def matches(q: str, *, staff: bool) -> ColumnElement[bool]:
     if not words:
         return false()
     if db.session.get_bind().dialect.name == "postgresql":
-        return and_(*(Incident.id.in_(_postgres_found(word, staff=staff)) for word in words))
+        # = ANY(ARRAY(...)): the matches are read once, then their rows by primary key. As IN (...)
+        # the planner may walk the whole list's order and test each row against the matches.
+        return Incident.id == func.any(func.array(_postgres_found(words, staff=staff).scalar_subquery()))
     return Incident.id.in_(_sqlite_found(words, staff=staff))
 
 
@@ -176,11 +181,30 @@ def _sqlite_found(words: list[str], *, staff: bool):
     return union_all(own, select(incident_id).where(*(holds(word) for word in words)))
 
 
-def _postgres_found(word: str, *, staff: bool):
-    """The ids of the incidents where `word` starts a word: a GIN index scan on each table."""
-    term = bindparam("term", word, unique=True)
-    in_incidents = (select(literal_column("found.id")).select_from(text("incidents AS found"))
-                    .where(text(f"{pg_words(PG_INCIDENT_TEXT)} @@ {_PG_QUERY}").bindparams(term)))
-    in_events = _visible(select(IncidentEvent.incident_id).where(
-        text(f"{pg_words(PG_EVENT_TEXT)} @@ {_PG_QUERY}").bindparams(term)), staff=staff)
-    return union_all(in_incidents, in_events)
+def _postgres_found(words: list[str], *, staff: bool):
+    """The ids of the incidents where every word starts a word, in the same two parts as
+    `_sqlite_found`, each a GIN index scan: every word in the incident's own text (one tsquery
+    with the words ANDed, so the index intersects their lists: "db" alone lists an eighth of all
+    incidents), or some word only in the timeline (the incidents with an event holding any of the
+    words, each then checked word by word, in its events or in its own row's text)."""
+    own = select(literal_column("found.id")).select_from(text("incidents AS found")).where(
+        _pg_matches(PG_INCIDENT_TEXT, words, " & "))
+    candidates = _pg_in_events(words, " | ", staff=staff).subquery()
+    incident_id = candidates.c.incident_id
+
+    def holds(word: str) -> ColumnElement[bool]:
+        own_text = table("incidents", column("id")).alias("own_text")
+        in_text = select(own_text.c.id).where(own_text.c.id == incident_id, _pg_matches(PG_OWN_TEXT, [word], " & "))
+        return or_(incident_id.in_(_pg_in_events([word], " & ", staff=staff)), in_text.exists())
+
+    return union_all(own, select(incident_id).where(*(holds(word) for word in words)))
+
+
+def _pg_matches(text_sql: str, words: list[str], joiner: str):
+    """`text_sql`'s word list holds `words`, as prefixes joined by `joiner` (the index's expression)."""
+    term = bindparam("term", " ".join(words), unique=True)
+    return text(f"{pg_words(text_sql)} @@ {_PG_QUERY.replace('{joiner}', joiner)}").bindparams(term)
+
+
+def _pg_in_events(words: list[str], joiner: str, *, staff: bool):
+    return _visible(select(IncidentEvent.incident_id).where(_pg_matches(PG_EVENT_TEXT, words, joiner)), staff=staff)
