@@ -51,7 +51,7 @@ def _configure_postgres(dbapi_connection, connection_record) -> None:
     planner's estimate for a search (subplans for words in the timeline, costed in full though
     they run only for the few incidents a comment names) crossed jit_above_cost, and at 1,000,000
     incidents the server spent 0.57 s compiling a search that ran in 20 ms."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
+    if type(dbapi_connection).__module__.partition(".")[0] != "psycopg":
         return
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET jit = off")

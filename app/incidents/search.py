@@ -77,8 +77,6 @@ def _latin_folds() -> tuple[str, str]:
 ACCENTED, UNACCENTED = _latin_folds()
 PG_WORD = "[:alnum:]" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in EMOJI_RANGES)
 PG_INCIDENT_TEXT = "title || ' ' || description || ' ' || coalesce(resolution_notes, '')"
-# The same text of one incident named `own_text` (a candidate's row, looked up by id).
-PG_OWN_TEXT = "own_text.title || ' ' || own_text.description || ' ' || coalesce(own_text.resolution_notes, '')"
 PG_EVENT_TEXT = "coalesce(body, '')"
 
 
@@ -193,8 +191,10 @@ def _postgres_found(words: list[str], *, staff: bool):
     incident_id = candidates.c.incident_id
 
     def holds(word: str) -> ColumnElement[bool]:
+        # The candidate's own row; its columns are the nearest `title`, `description`... in scope.
         own_text = table("incidents", column("id")).alias("own_text")
-        in_text = select(own_text.c.id).where(own_text.c.id == incident_id, _pg_matches(PG_OWN_TEXT, [word], " & "))
+        in_text = select(own_text.c.id).where(own_text.c.id == incident_id,
+                                              _pg_matches(PG_INCIDENT_TEXT, [word], " & "))
         return or_(incident_id.in_(_pg_in_events([word], " & ", staff=staff)), in_text.exists())
 
     return union_all(own, select(incident_id).where(*(holds(word) for word in words)))
