@@ -95,24 +95,29 @@ def fill(size: int, database: Path | postgres.Database) -> None:
 
 
 def ensure(size: int, log=print, *, postgres_server: str | None = None) -> Path | postgres.Database:
-    """The pristine database of `size` incidents, built when missing or out of date: a file under
-    bench/data/, or a database on `postgres_server` (bench/postgres.py) when one is given."""
+    """The pristine database of `size` incidents, built when missing or out of date (a stamp beside
+    it holds the size and the fingerprint it was built with): a file under bench/data/, or a
+    database on `postgres_server` (bench/postgres.py) when one is given."""
     if postgres_server:
-        return postgres.ensure(size, postgres_server, name=f"portal_{label(size).lower()}", fingerprint=fingerprint(),
-                               build=lambda database: fill(size, database), log=log)
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"portal-{label(size)}.db"
-    stamp = path.with_suffix(".json")
+        pristine = postgres.Database(postgres_server, f"portal_{label(size).lower()}")
+        stamp, present, shown = postgres.FOLDER / f"{pristine.name}.json", postgres.exists(pristine), pristine.name
+    else:
+        DATA.mkdir(parents=True, exist_ok=True)
+        pristine = DATA / f"portal-{label(size)}.db"
+        stamp, present, shown = pristine.with_suffix(".json"), pristine.exists(), pristine.name
     expected = {"incidents": size, "fingerprint": fingerprint()}
-    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == expected:
-        return path
-    log(f"building {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({size:,} incidents)...")
+    if present and stamp.exists() and json.loads(stamp.read_text()) == expected:
+        return pristine
+    log(f"building {shown} ({size:,} incidents)...")
     started = time.perf_counter()
     stamp.unlink(missing_ok=True)
-    build(size, path)
+    if postgres_server:
+        postgres.build(pristine, lambda partial: fill(size, partial))
+    else:
+        build(size, pristine)
     stamp.write_text(json.dumps(expected) + "\n")
-    log(f"built {path.name} in {time.perf_counter() - started:.0f} s")
-    return path
+    log(f"built {shown} in {time.perf_counter() - started:.0f} s")
+    return pristine
 
 
 def working_copy(pristine: Path | postgres.Database) -> Path | postgres.Database:

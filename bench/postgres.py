@@ -1,13 +1,11 @@
 """PostgreSQL for `make bench-pg`: the same datasets and endpoints as `make bench`, on Debian's
 PostgreSQL (scripts/pg-server, PostgreSQL's default settings, durability on, as the compose file's
 postgres:15 runs). The server's files live in BENCH_PG_DIR (/var/tmp/portal-bench-pg), kept between
-runs: a dataset is built once per size into a database `portal_<size>`, stamped like the SQLite
-files, and each run works on a copy made from it as a template (`CREATE DATABASE ... TEMPLATE`, a
-file copy inside the server), dropped afterwards."""
-import json
+runs: a dataset is built once per size into a database `portal_<size>` (bench/datasets.py keeps
+its stamp in that folder, as beside the SQLite files), and each run works on a copy made from it
+as a template (`CREATE DATABASE ... TEMPLATE`, a file copy inside the server), dropped afterwards."""
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,9 +56,9 @@ def _scalar(database: Database, sql: str, **params):
         engine.dispose()
 
 
-def _maintenance(server_url: str, *statements: str) -> None:
-    """Statements that cannot run in a transaction (CREATE / DROP / ALTER DATABASE)."""
-    engine = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+def _autocommit(database: Database, *statements: str) -> None:
+    """Statements that cannot run in a transaction (CREATE / DROP / ALTER DATABASE, VACUUM)."""
+    engine = create_engine(database.url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
             for statement in statements:
@@ -69,36 +67,28 @@ def _maintenance(server_url: str, *statements: str) -> None:
         engine.dispose()
 
 
+def _maintenance(server_url: str, *statements: str) -> None:
+    _autocommit(Database(server_url, "postgres"), *statements)
+
+
 def count_incidents(database: Database) -> int:
     return _scalar(database, "SELECT count(*) FROM incidents")
 
 
-def ensure(size: int, server_url: str, *, name: str, fingerprint: str, build, log=print) -> Database:
-    """The pristine database of `size` incidents on the server, built when missing or out of date
-    (`build(database)` fills an empty database; it is renamed into place when complete)."""
-    pristine = Database(server_url, name)
-    stamp = FOLDER / f"{name}.json"
-    expected = {"incidents": size, "fingerprint": fingerprint}
-    exists = _scalar(Database(server_url, "postgres"), "SELECT count(*) FROM pg_database WHERE datname = :name",
-                     name=name)
-    if exists and stamp.exists() and json.loads(stamp.read_text()) == expected:
-        return pristine
-    log(f"building PostgreSQL database {name} ({size:,} incidents)...")
-    started = time.perf_counter()
-    stamp.unlink(missing_ok=True)
-    partial = Database(server_url, name + "_partial")
-    _maintenance(server_url, f'DROP DATABASE IF EXISTS "{partial.name}"', f'CREATE DATABASE "{partial.name}"')
-    build(partial)
-    engine = create_engine(partial.url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:  # the planner's statistics and the visibility map, as a settled table has
-            connection.execute(text("VACUUM ANALYZE"))
-    finally:
-        engine.dispose()
-    _maintenance(server_url, f'DROP DATABASE IF EXISTS "{name}"', f'ALTER DATABASE "{partial.name}" RENAME TO "{name}"')
-    stamp.write_text(json.dumps(expected) + "\n")
-    log(f"built {name} in {time.perf_counter() - started:.0f} s")
-    return pristine
+def exists(database: Database) -> bool:
+    return bool(_scalar(Database(database.server, "postgres"),
+                        "SELECT count(*) FROM pg_database WHERE datname = :name", name=database.name))
+
+
+def build(database: Database, fill) -> None:
+    """Make `database` afresh: `fill(partial)` fills an empty database, which is analyzed and then
+    renamed into place, so an interrupted build is never taken for a finished one."""
+    partial = Database(database.server, database.name + "_partial")
+    _maintenance(database.server, f'DROP DATABASE IF EXISTS "{partial.name}"', f'CREATE DATABASE "{partial.name}"')
+    fill(partial)
+    _autocommit(partial, "VACUUM ANALYZE")  # the planner's statistics and the visibility map, as a settled table has
+    _maintenance(database.server, f'DROP DATABASE IF EXISTS "{database.name}"',
+                 f'ALTER DATABASE "{partial.name}" RENAME TO "{database.name}"')
 
 
 def working_copy(pristine: Database) -> Database:
