@@ -7,7 +7,9 @@ owner's right password from 127.0.0.1 gets in at once through all three."""
 import base64
 import http.client
 import json
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,17 +87,28 @@ class Client:
 
 
 def one_client_per_worker(server: Gunicorn, source: str) -> list[Client]:
-    """Kept-alive connections from `source` until each worker holds one (a worker keeps its connection)."""
-    workers = set(server.worker_pids())
+    """A kept-alive connection from `source` on each worker (a worker keeps its connection).
+
+    Which idle worker accepts a new connection is the kernel's and the scheduler's choice: on a busy
+    CI machine 40 connections in a row once all went to one worker. So each connection is opened
+    while the other workers are stopped (SIGSTOP, well inside the 30 s heartbeat timeout): only the
+    chosen worker can accept it."""
+    workers = server.worker_pids()
     assert len(workers) == 2
-    pinned: dict[int, Client] = {}
-    for _ in range(40):
-        client = Client(server, source)
-        assert client.send("GET", "/health")[0].status == 200
-        pinned.setdefault(client.worker(), client)
-        if set(pinned) == workers:
-            return list(pinned.values())
-    raise AssertionError(f"40 connections all went to {set(pinned)}")
+    clients = []
+    for chosen in workers:
+        others = [pid for pid in workers if pid != chosen]
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            client = Client(server, source)
+            assert client.send("GET", "/health")[0].status == 200
+        finally:
+            for pid in others:
+                os.kill(pid, signal.SIGCONT)
+        assert client.worker() == chosen
+        clients.append(client)
+    return clients
 
 
 def assert_held_back(client: Client, answer) -> None:
