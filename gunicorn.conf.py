@@ -20,7 +20,15 @@ threads = _int("GUNICORN_THREADS", 2)
 worker_class = "gthread"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# No keep-alive: one connection per request. A kept-alive connection stays with the process that
+# accepted it, and which idle process accepts a burst of connections is the scheduler's luck: wrk's
+# 16 connections (or a proxy's pool of upstream connections) all landed on one process in about
+# half the runs, which served them on one core while the other idled (the bare app: 1,715 against
+# 4,122 requests/s; the portal's computed list: 130 against 300). New connections go to whichever
+# process is free to accept, so the load follows the free cores (the bare app: 3,092-3,259 requests/s
+# in four runs, both processes' CPU time within 2 % of each other). SO_REUSEPORT spreads kept-alive
+# connections too, but a recycled process drops the connections queued at its own socket.
+keepalive = _int("GUNICORN_KEEPALIVE", 0)
 # Recycle workers now and then so a slow leak can never take the service down.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
 # A jitter as large as the limit spreads the restarts: with 10% the workers recycled within a

@@ -27,10 +27,12 @@ USERNAME, PASSWORD = "load_admin0", "password123"
 
 @pytest.fixture
 def server(make_app, tmp_path) -> Iterator[Gunicorn]:
-    """gunicorn, 2 workers, on a migrated database of its own holding one admin (load_admin0)."""
+    """gunicorn, 2 workers, keep-alive on, on a migrated database of its own holding one admin (load_admin0)."""
     url = make_app().config["SQLALCHEMY_DATABASE_URI"]
     seed(url, admins=1, reporters=0, technicians=0)
-    running = Gunicorn(url, tmp_path / "gunicorn.log", workers=2, threads=2).start()
+    running = Gunicorn(url, tmp_path / "gunicorn.log", workers=2, threads=2)
+    running.env["GUNICORN_KEEPALIVE"] = "30"  # the image closes each connection; these stay with one worker
+    running.start()
     yield running
     running.stop()
 
