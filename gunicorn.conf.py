@@ -12,9 +12,11 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:5000")
-# One process per core, two threads each: threads absorb a slow client, but every thread more
-# contends for the GIL (make bench at 1M, uncached detail on 2 cores: 2x4 624/386 req/s, 2x2
-# 787/1,121, 2x1 1,196/1,187 in two interleaved runs; 3 or 4 processes did no better).
+# One process per core, two threads each: threads absorb a slow client, and more of them only
+# contend for the GIL. make bench at 1M on 2 cores, connections closed after each answer (below),
+# two interleaved rounds of 2x1 / 2x2 / 2x4: computed list 270, 288 / 300, 279 / 298, 299 req/s,
+# computed detail 722, 721 / 865, 725 / 852, 841 (2026-12-03). Earlier runs that found 2x1 fastest
+# had kept-alive connections, whose luck in landing on one process outweighed the threads.
 workers = _int("GUNICORN_WORKERS", 2)
 threads = _int("GUNICORN_THREADS", 2)
 worker_class = "gthread"
