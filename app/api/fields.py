@@ -2,13 +2,14 @@
 objects computed from the whole row."""
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from marshmallow import fields, missing, validate
 
 from app.auth.emails import EMAIL_MAX, is_email
+from app.times import utc_text
 
 # Anything that may end up in a database text column: no control characters (PostgreSQL refuses NUL).
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
@@ -74,11 +75,6 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
-
-
-def utc_text(value: datetime) -> str:
-    """A time as the API writes every time: ISO 8601 in UTC with a `Z`, to the second."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class UTCDateTime(fields.DateTime):

@@ -10,11 +10,11 @@ same instant."""
 from datetime import datetime
 from typing import Any
 
-from app.api.fields import utc_text
 from app.incidents.markdown import render as render_markdown
 from app.incidents.queries import Page
 from app.incidents.sla import view as sla_view
 from app.models import Incident, User, utcnow
+from app.times import utc_text
 
 
 def _time(value: datetime | None) -> str | None:

@@ -6,9 +6,10 @@ may be used (scheme, credentials, private addresses) is app.webhooks' rule, answ
 from marshmallow import Schema, fields, validate
 
 from app.api import incident_json
-from app.api.fields import NO_CONTROL_CHARS, Pattern, StrictBoolean, UTCDateTime, utc_text
+from app.api.fields import NO_CONTROL_CHARS, Pattern, StrictBoolean, UTCDateTime
 from app.api.schemas import EventSchema, Input, Query, shared
 from app.models import MAX_ID, WebhookEndpoint
+from app.times import utc_text
 from app.webhooks import endpoints, guard
 from app.webhooks import events as webhook_events
 

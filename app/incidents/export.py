@@ -20,7 +20,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from itertools import chain, islice
 from typing import Any
@@ -33,6 +33,7 @@ from app.incidents import clocks, queries
 from app.incidents.enums import Severity, Status
 from app.incidents.references import reference
 from app.models import Incident, User, utcnow
+from app.times import utc_text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -50,9 +51,7 @@ def text_of(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        return value.isoformat(timespec="seconds")[:19] + "Z"  # isoformat: a third of strftime's time
+        return utc_text(value)
     if isinstance(value, Enum):
         return str(value.value)
     return str(value)
@@ -144,7 +143,7 @@ def _time_cell(value: Any) -> str:
         return ""
     if type(value) is str:
         return f"{value[:10]}T{value[11:19]}Z"
-    return text_of(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return utc_text(value)  # PostgreSQL's naive UTC
 
 
 def _stored_time(moment: datetime, dialect: Dialect) -> Any:

@@ -33,6 +33,7 @@ from app.incidents.lifecycle import can_see
 from app.incidents.references import absolute_url, incident_url
 from app.mail.enums import INBOUND_REFUSED_EVENT
 from app.models import Incident, IncidentEvent, OutboxMessage, User, WebhookEndpoint
+from app.times import human_text
 from app.webhooks import events as webhooks
 
 
@@ -243,7 +244,7 @@ def _sla_context(incident: Incident, clock: Clock, due_at: datetime, seconds_lef
     business = SlaCalendar(incident.sla_calendar) == SlaCalendar.BUSINESS
     return {
         "clock": clock.value,
-        "due": _when(due_at),
+        "due": human_text(due_at),
         "left": _duration(abs(seconds_left)),
         "overdue": seconds_left < 0,
         "counted": "in business hours" if business else "around the clock",
@@ -252,9 +253,6 @@ def _sla_context(incident: Incident, clock: Clock, due_at: datetime, seconds_lef
     }
 
 
-def _when(moment: datetime) -> str:
-    """As the web pages show times: UTC to the minute."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _duration(seconds: int) -> str:

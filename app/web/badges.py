@@ -12,6 +12,7 @@ from functools import cache
 from markupsafe import Markup, escape
 
 from app.incidents.enums import Priority, Severity, Status
+from app.times import human_text, utc_text
 from app.web import bp
 
 
@@ -72,5 +73,5 @@ def when(moment: datetime | None, seconds: bool = False) -> Markup:
     where they matter, as for a retry due in a few seconds."""
     if not moment:
         return Markup("—")
-    exact = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
-    return assembled(f'<time datetime="{moment.strftime("%Y-%m-%dT%H:%M:%SZ")}" title="{exact}">{exact}</time>')
+    exact = human_text(moment, seconds=seconds)
+    return assembled(f'<time datetime="{utc_text(moment)}" title="{exact}">{exact}</time>')

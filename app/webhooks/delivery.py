@@ -34,6 +34,7 @@ from app.incidents import notifications
 from app.mail.delivery import worker_name
 from app.mail.enums import WebhookStatus
 from app.models import WebhookDelivery, WebhookEndpoint, utcnow
+from app.times import human_text
 from app.webhooks import guard, secrets, signing
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def _record(job: _Job, worker: str, attempt: Attempt, now: datetime, result: Dra
             endpoint.failing_since = None
         elif attempt.status_code == 410:
             delivery.status = WebhookStatus.FAILED
-            _disable(endpoint, f"The receiver answered 410 Gone on {_when(now)}.", now, result)
+            _disable(endpoint, f"The receiver answered 410 Gone on {human_text(now)}.", now, result)
         else:
             wait = retry_wait(delivery.attempts)
             if wait is None:
@@ -348,7 +349,7 @@ def _record(job: _Job, worker: str, attempt: Attempt, now: datetime, result: Dra
                 delivery.next_attempt_at = now + wait
             endpoint.failing_since = endpoint.failing_since or now
             if endpoint.active and now - endpoint.failing_since >= FAILING_LIMIT:
-                _disable(endpoint, f"Deliveries failed for 24 hours (since {_when(endpoint.failing_since)}); "
+                _disable(endpoint, f"Deliveries failed for 24 hours (since {human_text(endpoint.failing_since)}); "
                                    f"the last error: {_clip(attempt.error or '', 200)}", now, result)
         return delivery.status
 
@@ -365,8 +366,6 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime, result: Drai
     notifications.webhook_disabled(endpoint)
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _clip(text: str, limit: int = ERROR_MAX) -> str:
