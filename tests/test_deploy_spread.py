@@ -44,8 +44,8 @@ def test_each_answer_closes_its_connection(server):
 
 
 def test_sixteen_clients_at_once_keep_both_processes_busy(server):
-    """Three bursts of wrk's 16 connections: in each, either process did at least a quarter of the
-    work (with keep-alive, about half the bursts left one process with none of it)."""
+    """Three bursts of wrk's 16 connections: in each, either process did at least a sixth of the work
+    (they share it about evenly; with keep-alive, bursts left one process 1-4 % of it)."""
     workers = server.worker_pids()
     assert len(workers) == 2
     for burst in range(3):
@@ -57,4 +57,4 @@ def test_sixteen_clients_at_once_keep_both_processes_busy(server):
         assert answered > 100, done.stdout
         assert "Non-2xx" not in done.stdout and "Socket errors" not in done.stdout, done.stdout
         total = sum(spent.values())
-        assert all(ticks >= total / 4 for ticks in spent.values()), f"burst {burst}: CPU ticks {spent}"
+        assert all(ticks >= total / 6 for ticks in spent.values()), f"burst {burst}: CPU ticks {spent}"
