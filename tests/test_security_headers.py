@@ -100,6 +100,7 @@ def test_every_get_route_carries_the_headers(app, client, people, values, who):
     for endpoint, path in paths:
         api = endpoint.startswith("api.")
         response = client.get(path, headers=headers if api else {})
+        response.get_data()  # read to its end: a streamed answer pops its request context now, not when collected later
         where = f"GET {path} as {who} ({response.status_code})"
         if endpoint in DOWNLOADS and response.status_code == 200:
             check_download(response, where)
