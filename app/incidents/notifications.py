@@ -253,8 +253,6 @@ def _sla_context(incident: Incident, clock: Clock, due_at: datetime, seconds_lef
     }
 
 
-
-
 def _duration(seconds: int) -> str:
     """'2 d 3 h', '1 h 5 min', '45 s': the two largest units, enough to act on."""
     minutes, secs = divmod(seconds, 60)

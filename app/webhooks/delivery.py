@@ -366,7 +366,5 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime, result: Drai
     notifications.webhook_disabled(endpoint)
 
 
-
-
 def _clip(text: str, limit: int = ERROR_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
