@@ -3,6 +3,7 @@ taken as UTC too.
 
 - `utc_text`: for machines (the API, CSV, webhooks' incident bodies, `<time datetime>`): ISO 8601
   in UTC to the second, with a `Z`.
+- `exact_utc_text`: the same to the microsecond, for webhook payloads.
 - `human_text`: for people (pages, mails): UTC to the minute, or to the second, saying so."""
 from datetime import UTC, datetime
 
@@ -17,6 +18,12 @@ def utc_text(moment: datetime) -> str:
     """2026-12-03T18:35:05Z. (isoformat and a slice: a third of strftime's time, and a list
     page writes about 200 of these.)"""
     return _in_utc(moment).isoformat(timespec="seconds")[:19] + "Z"
+
+
+def exact_utc_text(moment: datetime) -> str:
+    """2026-12-03T18:35:05.123456Z, to the microsecond as stored (whole seconds without a
+    fraction): the webhook payloads' times, which receivers order events by."""
+    return _in_utc(moment).isoformat().replace("+00:00", "Z")
 
 
 def human_text(moment: datetime, *, seconds: bool = False) -> str:

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.times import human_text, utc_text
+from app.times import exact_utc_text, human_text, utc_text
 
 MOMENT = datetime(2026, 12, 3, 18, 35, 5, 999_999, tzinfo=UTC)
 
@@ -29,3 +29,9 @@ def test_an_offset_that_crosses_midnight_moves_the_date():
 def test_whole_seconds_and_early_years_keep_the_full_shape():
     assert utc_text(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
     assert utc_text(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00Z"
+
+
+def test_the_exact_form_keeps_what_is_stored():
+    assert exact_utc_text(MOMENT) == "2026-12-03T18:35:05.999999Z"
+    assert exact_utc_text(MOMENT.astimezone(timezone(timedelta(hours=-8)))) == "2026-12-03T18:35:05.999999Z"
+    assert exact_utc_text(MOMENT.replace(microsecond=0)) == "2026-12-03T18:35:05Z"

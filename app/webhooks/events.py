@@ -9,7 +9,6 @@ import json
 import logging
 import secrets as random
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.incidents.enums import EventKind
 from app.models import Incident, IncidentEvent, WebhookDelivery, WebhookEndpoint
+from app.times import exact_utc_text
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def payload(event_type: str, incident: Incident, event: IncidentEvent) -> str:
     db.session.flush()  # ids, defaults and the version the serializers show
     document = {
         "type": event_type,
-        "timestamp": iso_z(event.created_at),
+        "timestamp": exact_utc_text(event.created_at),
         "data": {"incident": _serializers.get("incident", _bare_incident)(incident),
                  "event": _serializers.get("event", _bare_event)(event)},
     }
@@ -86,11 +86,6 @@ def new_webhook_id() -> str:
     return "msg_" + random.token_urlsafe(18)
 
 
-def iso_z(moment: datetime) -> str:
-    """UTC time as ISO 8601 with a Z, to the microsecond as stored."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _latest(incident: Incident, kind: EventKind) -> IncidentEvent | None:
     return db.session.scalar(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id,
                                                          IncidentEvent.kind == kind)
@@ -100,10 +95,10 @@ def _latest(incident: Incident, kind: EventKind) -> IncidentEvent | None:
 def _bare_incident(incident: Incident) -> dict:
     """Used only when no interface registered the API's shape (a script run without the API)."""
     return {"id": incident.id, "reference": incident.reference, "title": incident.title,
-            "status": incident.status.value, "created_at": iso_z(incident.created_at)}
+            "status": incident.status.value, "created_at": exact_utc_text(incident.created_at)}
 
 
 def _bare_event(event: IncidentEvent) -> dict:
     """Used only when no interface registered the API's shape."""
-    return {"id": event.id, "kind": EventKind(event.kind).value, "created_at": iso_z(event.created_at),
+    return {"id": event.id, "kind": EventKind(event.kind).value, "created_at": exact_utc_text(event.created_at),
             "internal": event.internal, "via": event.via}

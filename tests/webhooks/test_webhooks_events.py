@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.incidents import service, sla_warnings
 from app.models import WebhookDelivery
+from app.times import exact_utc_text
 from app.webhooks import events
 from tests import factories
 
@@ -72,7 +73,7 @@ def test_payload_matches_the_delivery_row_and_the_event(make_endpoint, receiver,
     assert request.body == row.payload.encode()
     assert request.headers["webhook-id"] == row.webhook_id
     created = incident.created_at
-    assert request.json["timestamp"] == events.iso_z(created)
+    assert request.json["timestamp"] == exact_utc_text(created)
     assert row.incident_id == incident.id and row.event_type == events.CREATED
     assert row.status.value == "delivered" and row.attempts == 1 and row.last_status_code == 200
     assert row.last_duration_ms is not None and row.delivered_at is not None
