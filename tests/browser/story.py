@@ -51,6 +51,7 @@ def log_in(page: Page, username: str, name: str) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(flashes(page)).to_contain_text(f"Welcome, {name}.")
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    page.wait_for_load_state("load")  # Bootstrap's script has run: a menu clicked before it is lost
 
 
 def log_out(page: Page) -> None:

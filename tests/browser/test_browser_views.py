@@ -34,6 +34,7 @@ def views_menu(page: Page):
 
 
 def open_views_menu(page: Page):
+    page.wait_for_load_state("load")  # a dropdown clicked before Bootstrap's script runs stays shut
     page.get_by_role("navigation", name="Main").get_by_role("button", name="Views").click()
     expect(views_menu(page)).to_be_visible()
     return views_menu(page)

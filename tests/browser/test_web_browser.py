@@ -86,6 +86,7 @@ def test_phone_width_and_keyboard(page: Page):
     expect(navigation.get_by_role("link", name="Incidents")).to_be_hidden()
     page.get_by_role("button", name="Toggle navigation").click()
     navigation.get_by_role("link", name="Incidents").click()
+    page.wait_for_url(re.compile(r"/ui/incidents/$"))  # until "load": Filters clicked sooner does nothing
     expect(page.get_by_label("Search incidents, comments and notes")).to_be_hidden()
     page.get_by_role("button", name="Filters").click()
     page.get_by_label("Search incidents, comments and notes").fill("payroll")
