@@ -15,6 +15,8 @@
   100,000 rows/s; having SQLite cut the times into text was slower than `_time_cell`). Its rows are
   written ready for the CSV: the cells a person typed (title, usernames) through `safe_cell`, the
   rest the portal's own words, numbers and times, which never start like a formula.
+- A row with no comma, quote or line break in a cell (nearly all of them) is written as the cells'
+  plain join; the csv module writes the rest, and a property test holds the two to the same bytes.
 """
 import csv
 import io
@@ -69,16 +71,36 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Iterable[Any]], *, rows_gua
 
     `rows_guarded`: the rows' cells are text already, and the producer put every cell that could
     start like a formula through `safe_cell` itself (`incident_rows`); they are written as given."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([safe_cell(name) for name in header])
+    scratch = io.StringIO()
+    writer = csv.writer(scratch)
+    lines = [_csv_line([safe_cell(name) for name in header], writer, scratch)]
     rows = iter(rows) if rows_guarded else ([safe_cell(value) for value in row] for row in rows)
     while chunk := list(islice(rows, ROWS_PER_CHUNK)):
-        writer.writerows(chunk)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+        lines += [_csv_line(cells, writer, scratch) for cells in chunk]
+        yield _crlf_text(lines)
+        lines = []
+    yield _crlf_text(lines)
+
+
+def _csv_line(cells: Sequence[str], writer, scratch: io.StringIO) -> str:
+    """One row as the csv module writes it (RFC 4180's minimal quoting), without its line end.
+    A row with no comma, quote or line break in any cell is the cells' plain join (a fifth of
+    `writerow`'s time: issue 19's export), unless it is one empty cell (written `""`); any other
+    row goes through `writer`, which writes into `scratch`."""
+    line = ",".join(cells)
+    if (line.count(",") == len(cells) - 1 and '"' not in line and "\n" not in line and "\r" not in line
+            and (line or len(cells) != 1)):
+        return line
+    scratch.seek(0)
+    scratch.truncate()
+    writer.writerow(cells)
+    return scratch.getvalue()[:-2]
+
+
+def _crlf_text(lines: list[str]) -> bytes:
+    """`lines` as UTF-8, each ended by CRLF (the csv module's line end)."""
+    lines.append("")
+    return "\r\n".join(lines).encode("utf-8") if len(lines) > 1 else b""
 
 
 def incident_csv(*, actor: User, filters: queries.IncidentFilters) -> Iterator[bytes]:
@@ -114,7 +136,7 @@ def _windows(*, actor: User, filters: queries.IncidentFilters, now: datetime) ->
     after = 0
     while after < last_id:
         window = matching.where(Incident.id > after, Incident.id <= after + ID_WINDOW).order_by(Incident.id)
-        yield [_incident_row(*row, names=names, now=stored_now) for row in db.session.connection().execute(window)]
+        yield [_incident_row(row, names, stored_now) for row in db.session.connection().execute(window).all()]
         after += ID_WINDOW
 
 
@@ -159,9 +181,11 @@ _SEVERITY_OF_RANK = {member.rank: member.value for member in Severity}
 _PHASE_OF_STATUS = {member.value: clocks.phase_of(member) for member in Status}
 
 
-def _incident_row(incident_id, title, status, severity_rank, urgency, priority, category, reporter_id,
-                  technician_id, created_at, responded_at, resolved_at, closed_at, response_due_at, resolve_due_at,
-                  spent_seconds, target_minutes, *, names: dict, now: Any) -> tuple[str, ...]:
+def _incident_row(row: Sequence, names: dict, now: Any) -> tuple[str, ...]:
+    """One incident's CSV cells from its `_windows` columns (a hot loop: positional, no keywords)."""
+    (incident_id, title, status, severity_rank, urgency, priority, category, reporter_id, technician_id,
+     created_at, responded_at, resolved_at, closed_at, response_due_at, resolve_due_at, spent_seconds,
+     target_minutes) = row
     response = clocks.response_state(responded_at=responded_at, due_at=response_due_at, now=now)
     resolve = clocks.resolve_state(phase=_PHASE_OF_STATUS[status], due_at=resolve_due_at,
                                    spent_seconds=spent_seconds, target_seconds=target_minutes * 60, now=now)
