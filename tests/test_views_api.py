@@ -181,3 +181,86 @@ def test_a_technician_by_username_as_the_list_takes_it(client, people):
     """The list's technician filter takes a username; a view stores it as sent."""
     created = save(client, bearer(people["admin"]), name="Tech's", filters={"technician": "TechOther"})
     assert created.status_code == 201 and created.get_json()["filters"] == {"technician": "TechOther"}
+
+
+# ---------------------------------------------------------------------------------------------
+# PATCH /views/<id>: rename, other filters or sort, (un)share
+# ---------------------------------------------------------------------------------------------
+def change(client, headers, view_id, **body):
+    return client.patch(f"/views/{view_id}", headers=headers, json=body)
+
+
+def test_only_what_is_sent_changes(client, people):
+    headers = bearer(people["tech"])
+    view = save(client, headers, name="Disk", filters={"q": "disk", "priority": ["P1"]}, sort="-priority").get_json()
+    renamed = change(client, headers, view["id"], name="  Disk P1s ")
+    assert renamed.status_code == 200
+    assert renamed.get_json() == view | {"name": "Disk P1s"}
+    moved = change(client, headers, view["id"], filters={"status": ["Open"]}, sort="resolve_due_at").get_json()
+    assert moved == view | {"name": "Disk P1s", "filters": {"status": ["open"]}, "sort": "resolve_due_at"}
+    assert views(client, headers)["items"] == [moved]
+
+
+def test_changing_only_the_case_of_its_own_name_is_fine_but_another_views_name_is_409(client, people):
+    headers = bearer(people["tech"])
+    first = save(client, headers, name="network").get_json()["id"]
+    second = save(client, headers, name="disk").get_json()["id"]
+    assert change(client, headers, first, name="Network").get_json()["name"] == "Network"
+    before = snapshot()
+    problem = assert_problem(change(client, headers, second, name="NETWORK"), 409)
+    assert "You already have a view named" in problem["detail"]
+    assert snapshot() == before
+    problem = assert_problem(change(client, bearer(people["admin"]), second, name="network"), 409)
+    assert "Its owner already has a view named" in problem["detail"]
+
+
+def test_who_may_change_a_view(client, people):
+    tech, admin = bearer(people["tech"]), bearer(people["admin"])
+    private = save(client, tech, name="private").get_json()["id"]
+    team = save(client, admin, name="team", shared=True).get_json()["id"]
+    others = [bearer(people[role]) for role in ("tech_other", "reporter")]
+    before = snapshot()
+    for other in others:
+        assert_problem(change(client, other, private, name="mine now"), 404)
+        assert_problem(change(client, other, team, name="mine now"), 403)
+    assert_problem(change(client, tech, private, shared=True), 403)
+    assert_problem(change(client, tech, 999999, name="x"), 404)
+    assert snapshot() == before
+    assert change(client, tech, private, shared=False).status_code == 200  # no change of sharing: fine
+    assert change(client, admin, private, name="tidied by admin", shared=True).get_json()["shared"] is True
+    assert change(client, admin, team, shared=False).get_json()["shared"] is False
+    assert_problem(change(client, tech, team, name="x"), 404)  # unshared: private to the admin again
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "name"),
+    ({"name": ""}, "name"),
+    ({"name": "   "}, "name"),
+    ({"name": "x" * 81}, "name"),
+    ({"name": "a\u0000b"}, "name"),
+    ({"name": None}, "name"),
+    ({"filters": {"status": ["nope"]}}, "filters"),
+    ({"filters": {"page": "2"}}, "filters"),
+    ({"filters": None}, "filters"),
+    ({"sort": "title"}, "sort"),
+    ({"shared": "true"}, "shared"),
+    ({"owner_id": 2}, "owner_id"),
+])
+def test_bad_changes_are_422_and_change_nothing(client, people, body, field):
+    headers = bearer(people["admin"])
+    view_id = save(client, headers, name="kept", filters={"q": "disk"}).get_json()["id"]
+    before = snapshot()
+    assert_problem(change(client, headers, view_id, **body), 422, field)
+    assert snapshot() == before
+
+
+def test_a_patch_needs_a_login_and_an_odd_body_is_never_a_500(client, people):
+    headers = bearer(people["tech"])
+    view_id = save(client, headers, name="odd").get_json()["id"]
+    assert_problem(client.patch(f"/views/{view_id}", json={"name": "x"}), 401)
+    for body in ([], "name", 7):
+        assert_problem(client.patch(f"/views/{view_id}", headers=headers, json=body), 400)
+    for body in ({"name": ["x"]}, {"filters": {"q": {"$ne": 1}}}, {"sort": None}):
+        response = client.patch(f"/views/{view_id}", headers=headers, json=body)
+        assert response.status_code == 422, (body, response.get_data(as_text=True))
+    assert views(client, headers)["items"][0]["name"] == "odd"

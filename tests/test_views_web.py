@@ -220,11 +220,12 @@ HOSTILE = '<script>alert(1)</script>"\'><img src=x onerror=alert(2)>'
 
 def test_hostile_names_are_text_in_the_menu_and_the_list(client, people):
     saved_views.create(actor=people["admin"], name=HOSTILE, filters={"q": '"><svg onload=alert(3)>'}, shared=True)
-    for user, shown in ((people["admin"], 3), (people["tech"], 2)):
+    # admin: also Rename's and "Show this list"'s hidden words, the rename field's label and value
+    for user, shown in ((people["admin"], 7), (people["tech"], 2)):
         switch(client, user)
         page = html(client.get("/ui/incidents/"))
         assert "<script>alert(1)" not in page and "<img src=x" not in page and "<svg onload" not in page
-        # the menu, "Your views" and (the admin's) Delete button's hidden words
+        # the menu, "Your views" and (the admin's) buttons
         assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == shown
         names = [text.removesuffix(" shared").removesuffix(" by Admin") for text, _, _ in entries(page)]
         assert HOSTILE in names
@@ -239,3 +240,88 @@ def test_long_names_and_views_saved_by_the_api_render(client, people):
     page = html(client.get("/ui/incidents/"))
     assert (long_name, f"/ui/incidents/?reporter={people['reporter'].id}&technician=tech&sort=-created_at", False) \
         in entries(page)
+
+
+def test_rename_from_the_list(client, people):
+    view = saved_views.create(actor=people["tech"], name="Old", filters={"status": ["open"]})
+    login(client, people["tech"])
+    page = html(client.get("/ui/incidents/?severity=high"))
+    assert f'action="/ui/views/{view.id}/rename"' in page and f'id="rename-view-{view.id}"' in page
+    response = client.post(f"/ui/views/{view.id}/rename",
+                           data={"view-name": "  Open ones ", "next": "/ui/incidents/?severity=high"})
+    assert response.status_code == 302 and response.headers["Location"] == "/ui/incidents/?severity=high"
+    assert [(v.name, v.filters) for v in stored(people["tech"])] == [("Open ones", {"status": ["open"]})]
+    page = html(client.get("/ui/incidents/?severity=high"))
+    assert ("success", "Renamed the view to “Open ones”.") in flashes(page)
+    assert ("Open ones", "/ui/incidents/?status=open&sort=-created_at", False) in entries(page)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", "The view was not renamed: Give the view a name."),
+    ("x" * 81, "The view was not renamed: Must be at most 80 characters."),
+    ("a\x00b", "The view was not renamed: Must not hold control characters."),
+    ("OTHER", "The view was not renamed: You already have a view named “OTHER”; pick another name."),
+])
+def test_a_wrong_rename_is_said_and_changes_nothing(client, people, name, message):
+    view = saved_views.create(actor=people["tech"], name="Mine", filters={})
+    saved_views.create(actor=people["tech"], name="other", filters={})
+    login(client, people["tech"])
+    response = client.post(f"/ui/views/{view.id}/rename", data={"view-name": name, "next": "/ui/incidents/"})
+    assert response.status_code == 302 and response.headers["Location"] == "/ui/incidents/"
+    assert ("danger", message) in flashes(html(client.get("/ui/incidents/")))
+    assert [v.name for v in stored(people["tech"])] == ["Mine", "other"]
+
+
+def test_a_view_takes_the_list_as_shown(client, people):
+    """"Show this list" stores the list's current (cleaned) filters and sort in the view, then opens it."""
+    view = saved_views.create(actor=people["tech"], name="Mine", filters={"status": ["open"]})
+    login(client, people["tech"])
+    page = html(client.get("/ui/incidents/?severity=high&severity=bogus&sort=priority"))
+    assert f'action="/ui/views/{view.id}/replace"' in page
+    assert f'action="/ui/views/{view.id}/replace"' not in html(client.get("/ui/incidents/?status=open"))  # shown now
+    response = client.post(f"/ui/views/{view.id}/replace",
+                           data={"severity": ["high", "bogus"], "sort": "priority", "page": "2"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/ui/incidents/?severity=high&sort=priority"
+    (kept,) = stored(people["tech"])
+    assert (kept.name, kept.filters, kept.sort) == ("Mine", {"severity": ["high"]}, "priority")
+    page = html(client.get(response.headers["Location"]))
+    assert ("success", "The view “Mine” now shows this list.") in flashes(page)
+    assert ("Mine", "/ui/incidents/?severity=high&sort=priority", True) in entries(page)
+
+
+def test_others_cannot_rename_or_replace(client, people):
+    private = saved_views.create(actor=people["tech"], name="Private", filters={})
+    team = saved_views.create(actor=people["admin"], name="Team", filters={}, shared=True)
+    login(client, people["tech_other"])
+    page = html(client.get("/ui/incidents/"))
+    assert f"/ui/views/{team.id}/rename" not in page and f"/ui/views/{team.id}/replace" not in page
+    for path, verb in ((f"/ui/views/{team.id}/rename", "renamed"), (f"/ui/views/{team.id}/replace", "changed")):
+        response = client.post(path, data={"view-name": "Taken", "status": "open"}, follow_redirects=True)
+        assert ("danger", f"The view was not {verb}: Only its owner or an admin may change a shared view.") \
+            in flashes(html(response))
+    response = client.post(f"/ui/views/{private.id}/rename", data={"view-name": "Taken"}, follow_redirects=True)
+    assert any(f"View {private.id} was not found." in text for _, text in flashes(html(response)))
+    switch(client, people["admin"])
+    assert client.post(f"/ui/views/{private.id}/rename", data={"view-name": "Tidied"}).status_code == 302
+    db.session.rollback()
+    assert (db.session.get(SavedView, team.id).name, db.session.get(SavedView, private.id).name) == ("Team", "Tidied")
+    assert db.session.get(SavedView, team.id).filters == {}
+
+
+def test_logged_out_renames_go_to_the_login(client, people):
+    view = saved_views.create(actor=people["tech"], name="Kept", filters={})
+    for path in (f"/ui/views/{view.id}/rename", f"/ui/views/{view.id}/replace"):
+        response = client.post(path, data={"view-name": "x", "status": "open"})
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert [(v.name, v.filters) for v in stored(people["tech"])] == [("Kept", {})]
+
+
+def test_a_hostile_new_name_is_text_in_the_flash_and_the_menu(client, people):
+    view = saved_views.create(actor=people["tech"], name="Plain", filters={})
+    login(client, people["tech"])
+    response = client.post(f"/ui/views/{view.id}/rename", data={"view-name": HOSTILE}, follow_redirects=True)
+    page = html(response)
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert ("success", f"Renamed the view to “{HOSTILE}”.") in flashes(page)
+    assert HOSTILE in [text for text, _, _ in entries(page)]

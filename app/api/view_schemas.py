@@ -50,21 +50,52 @@ def _flatten(messages) -> list[str]:
     return [str(messages)]
 
 
+def _name(**options) -> fields.Field:
+    return fields.String(validate=[
+        validate.Length(min=1, max=NAME_MAX),
+        Pattern(WRITTEN_TEXT, error="Must not be blank or hold control characters.")],
+        metadata={"description": f"1 to {NAME_MAX} characters (trimmed); unique among the owner's views whatever "
+                                 "the case (409 otherwise)."}, **options)
+
+
+def _filters(**options) -> fields.Field:
+    return fields.Nested(ViewFiltersSchema, metadata={
+        "description": "The list's filters, named and valued as `GET /incidents/` takes them; `{}` is every "
+                       "incident you may see."}, **options)
+
+
+def _sort(**options) -> fields.Field:
+    return fields.String(validate=validate.OneOf(SORT_CHOICES),
+                         metadata=_described("As the list's `sort`.", options), **options)
+
+
+def _shared(**options) -> fields.Field:
+    return StrictBoolean(metadata=_described("`true` shows the view to everyone (admins only: 403 otherwise).",
+                                             options), **options)
+
+
+def _described(description: str, options: dict) -> dict:
+    """A field's document text, with the value it takes when not sent (if it has one)."""
+    return {"description": description} | ({"default": options["load_default"]} if "load_default" in options else {})
+
+
 class SavedViewCreateSchema(Input):
     """A view to save: the list's filters and sort under a name."""
 
-    name = fields.String(required=True, validate=[
-        validate.Length(min=1, max=NAME_MAX),
-        Pattern(WRITTEN_TEXT, error="Must not be blank or hold control characters.")],
-        metadata={"description": f"1 to {NAME_MAX} characters (trimmed); unique among your views whatever the "
-                                 "case (409 otherwise)."})
-    filters = fields.Nested(ViewFiltersSchema, load_default=dict, metadata={
-        "description": "The list's filters, named and valued as `GET /incidents/` takes them; `{}` is every "
-                       "incident you may see."})
-    sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(SORT_CHOICES), metadata={
-        "description": "As the list's `sort`.", "default": DEFAULT_SORT})
-    shared = StrictBoolean(load_default=False, metadata={
-        "default": False, "description": "`true` shows the view to everyone (admins only: 403 otherwise)."})
+    name = _name(required=True)
+    filters = _filters(load_default=dict)
+    sort = _sort(load_default=DEFAULT_SORT)
+    shared = _shared(load_default=False)
+
+
+class SavedViewUpdateSchema(Input):
+    """A change to a saved view: only the fields sent change (at least one: 422 otherwise), each
+    checked as on saving."""
+
+    name = _name()
+    filters = _filters()
+    sort = _sort()
+    shared = _shared()
 
 
 class SavedViewSchema(Schema):

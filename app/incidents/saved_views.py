@@ -26,6 +26,7 @@ from app.models import SavedView, User, utcnow
 
 NAME_MAX = 80
 MAX_VIEWS_PER_USER = 50
+UNSET: Any = object()  # `update`: a field not sent
 # The list's repeatable filters and the values each takes (the enums' values, as the query string has them).
 REPEATABLE: dict[str, tuple[str, ...]] = {
     "status": tuple(s.value for s in Status),
@@ -96,13 +97,11 @@ def create(*, actor: User, name: str, filters: dict[str, Any], sort: str = DEFAU
     name = clean_name(name)
     filters = clean_filters(filters)
     sort = clean_sort(sort)
-    if shared and actor.role != Role.ADMIN:
-        raise PermissionDenied("Only admins may share a view with the team.")
+    if shared:
+        _check_sharer(actor)
     with write_transaction():  # holds the write lock: the name check and the insert cannot interleave
-        owned = list(db.session.scalars(select(SavedView.name).where(SavedView.owner_id == actor.id)))
-        if any(existing.casefold() == name.casefold() for existing in owned):
-            raise ViewConflict(f"You already have a view named \u201c{name}\u201d; pick another name.")
-        if len(owned) >= MAX_VIEWS_PER_USER:
+        owned = _check_name_free(actor, actor.id, name)
+        if owned >= MAX_VIEWS_PER_USER:
             raise ViewConflict(f"You have {MAX_VIEWS_PER_USER} saved views, as many as one may keep; "
                                "delete one first.")
         view = SavedView(owner_id=actor.id, name=name, filters=filters, sort=sort, shared=bool(shared),
@@ -111,18 +110,66 @@ def create(*, actor: User, name: str, filters: dict[str, Any], sort: str = DEFAU
     return view
 
 
+def update(*, actor: User, view_id: int, name: str = UNSET, filters: dict[str, Any] = UNSET,
+           sort: str = UNSET, shared: bool = UNSET) -> SavedView:
+    """Rename a view, give it other filters or another sort, or (admins) share or unshare it: only
+    what is given changes, checked as on creation. Who may: as `delete` (its owner or an admin)."""
+    given = {key: value for key, value in (("name", name), ("filters", filters), ("sort", sort),
+                                            ("shared", shared)) if value is not UNSET}
+    if not given:
+        raise InvalidInput.field("name", "Send at least one of name, filters, sort and shared.")
+    cleaners = {"name": clean_name, "filters": clean_filters, "sort": clean_sort, "shared": _clean_shared}
+    changes = {key: cleaners[key](value) for key, value in given.items()}
+    with write_transaction():
+        view = _changeable(actor, view_id, "change")
+        if "shared" in changes and changes["shared"] != view.shared:
+            _check_sharer(actor)
+        if "name" in changes and changes["name"].casefold() != view.name.casefold():
+            _check_name_free(actor, view.owner_id, changes["name"])
+        for key, value in changes.items():
+            setattr(view, key, value)
+    return view
+
+
 def delete(*, actor: User, view_id: int) -> str:
     """Delete a view: its owner or an admin; answers its name. Someone else's private view is
     NotFound (no leak of its existence); a shared one they may see but not delete is PermissionDenied."""
     with write_transaction():
-        view = db.session.get(SavedView, view_id)
-        if view is None or not (view.owner_id == actor.id or view.shared or actor.role == Role.ADMIN):
-            raise NotFound(f"View {view_id} was not found.")
-        if view.owner_id != actor.id and actor.role != Role.ADMIN:
-            raise PermissionDenied("Only its owner or an admin may delete a shared view.")
+        view = _changeable(actor, view_id, "delete")
         name = view.name
         db.session.delete(view)
     return name
+
+
+def _changeable(actor: User, view_id: int, verb: str) -> SavedView:
+    """The view `actor` may change or delete (inside the caller's transaction)."""
+    view = db.session.get(SavedView, view_id)
+    if view is None or not (view.owner_id == actor.id or view.shared or actor.role == Role.ADMIN):
+        raise NotFound(f"View {view_id} was not found.")
+    if view.owner_id != actor.id and actor.role != Role.ADMIN:
+        raise PermissionDenied(f"Only its owner or an admin may {verb} a shared view.")
+    return view
+
+
+def _check_sharer(actor: User) -> None:
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied("Only admins may share a view with the team.")
+
+
+def _check_name_free(actor: User, owner_id: int, name: str) -> int:
+    """Refuse `name` when the owner has a view by it already, whatever the case; answers how many
+    views the owner has (inside the caller's transaction, which holds the write lock)."""
+    owned = list(db.session.scalars(select(SavedView.name).where(SavedView.owner_id == owner_id)))
+    if any(existing.casefold() == name.casefold() for existing in owned):
+        whose = "You already have" if owner_id == actor.id else "Its owner already has"
+        raise ViewConflict(f"{whose} a view named \u201c{name}\u201d; pick another name.")
+    return len(owned)
+
+
+def _clean_shared(shared: Any) -> bool:
+    if not isinstance(shared, bool):
+        raise InvalidInput.field("shared", "Must be true or false.")
+    return shared
 
 
 def clean_name(name: Any) -> str:

@@ -1,10 +1,11 @@
-"""Saved views in the portal: the navigation's "Views" menu, and saving or deleting one from the list.
+"""Saved views in the portal: the navigation's "Views" menu, and saving, renaming, updating or deleting
+one from the list.
 
 The menu's data is the template global `views_nav`, read once per request (one query, the owners
 joined) however often a page asks. Saving re-reads the list's query through the list's own parser,
 so only filters the list understands are stored; the rules are app.incidents.saved_views'. The
 forms' fields are read as sent (CSRFProtect has checked the token; the domain checks the rest):
-`view-name`, `view-shared`, the list's own filter names and `sort`; `next` for a delete."""
+`view-name`, `view-shared`, the list's own filter names and `sort`; `next` for a rename or a delete."""
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ class ViewLink:
     view_id: int | None = None  # None for a built-in view
     shared: bool = False
     owner: str | None = None  # who shared it, for someone else's shared view
-    deletable: bool = False
+    changeable: bool = False  # renamed, given the list shown, or deleted by the current user
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _build_nav(query: ListQuery | None) -> ViewsNav:
     for view in saved_views.views_for(actor=current_user):
         own = view.owner_id == current_user.id
         entry = link(view.name, view.filters, view.sort, view_id=view.id, shared=view.shared,
-                     owner=None if own else view.owner.name, deletable=own or admin)
+                     owner=None if own else view.owner.name, changeable=own or admin)
         (nav.mine if own else nav.team).append(entry)
     return nav
 
@@ -102,12 +103,44 @@ def save_view():
         view = saved_views.create(actor=current_user, name=request.form.get("view-name", ""), filters=query.args,
                                   sort=query.sort, shared="view-shared" in request.form)
     except DomainError as exc:
-        messages = exc.errors.get("name", [exc.message]) if isinstance(exc, InvalidInput) else [exc.message]
-        flash(f"The view was not saved: {' '.join(messages)}", "danger")
+        flash(f"The view was not saved: {_message(exc)}", "danger")
         return _back_to_list(url_for("web.incidents", **query.url_args(page=None)))
     flash(f"Saved the view \u201c{view.name}\u201d{' and shared it with the team' if view.shared else ''}. "
           "It is in the Views menu.", "success")
     return _back_to_list(url_for("web.incidents", **view.filters, sort=view.sort))
+
+
+@bp.post("/ui/views/<id:view_id>/rename")
+@login_required
+def rename_view(view_id: int):
+    """Give a view another name (its owner, or an admin), then back to the list."""
+    try:
+        view = saved_views.update(actor=current_user, view_id=view_id, name=request.form.get("view-name", ""))
+    except DomainError as exc:
+        flash(f"The view was not renamed: {_message(exc)}", "danger")
+    else:
+        flash(f"Renamed the view to \u201c{view.name}\u201d.", "success")
+    return _back_to_list(request.form.get("next"))
+
+
+@bp.post("/ui/views/<id:view_id>/replace")
+@login_required
+def replace_view(view_id: int):
+    """Give a view the list as shown (its filters and sort, read again by the list's parser), then
+    open it."""
+    query = parse_list_query(request.form, current_user)
+    try:
+        view = saved_views.update(actor=current_user, view_id=view_id, filters=query.args, sort=query.sort)
+    except DomainError as exc:
+        flash(f"The view was not changed: {_message(exc)}", "danger")
+        return _back_to_list(url_for("web.incidents", **query.url_args(page=None)))
+    flash(f"The view \u201c{view.name}\u201d now shows this list.", "success")
+    return _back_to_list(url_for("web.incidents", **view.filters, sort=view.sort))
+
+
+def _message(exc: DomainError) -> str:
+    """What went wrong, for a flash: a field's messages, or the error's own."""
+    return " ".join(exc.errors.get("name", [exc.message])) if isinstance(exc, InvalidInput) else exc.message
 
 
 @bp.post("/ui/views/<id:view_id>/delete")

@@ -1,7 +1,8 @@
 """Saved views in a real browser (Debian's Chromium through Playwright): a technician filters and
 sorts the list, saves it as a view, finds it in the navigation's Views menu (by keyboard too) and
 opens it with its filters and sort back; an admin shares a view and another technician sees it in
-their menu, marked shared. On a portal of its own: shared views show in everyone's navigation."""
+their menu, marked shared; a view is renamed and given another list from under the list. On a
+portal of its own: shared views show in everyone's navigation."""
 import re
 
 import pytest
@@ -38,6 +39,11 @@ def open_views_menu(page: Page):
     page.get_by_role("navigation", name="Main").get_by_role("button", name="Views").click()
     expect(views_menu(page)).to_be_visible()
     return views_menu(page)
+
+
+def open_your_views(page: Page) -> None:
+    """Unfold "Your views" under the list (each view's Rename folds inside it)."""
+    page.locator("#saved-views details.manage-views > summary").click()
 
 
 def filter_list(page: Page, url: str, *, checks: list[tuple[str, str]], sort: str) -> None:
@@ -108,7 +114,7 @@ def test_an_admin_shares_a_view_and_a_technician_sees_it(page: Page, portal):
     page.goto(f"{portal}/ui/incidents/")
     expect(page.get_by_label("Share with the team")).to_have_count(0)
     # tech2 may not delete it: no Delete button for it among "Your views"
-    page.locator("#saved-views summary").click()
+    open_your_views(page)
     expect(page.locator("#saved-views").get_by_role("link", name="Critical, due first")).to_be_visible()
     expect(page.locator("#saved-views").get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
 
@@ -126,9 +132,33 @@ def test_a_form_error_says_why_and_saves_nothing(page: Page, portal):
     expect(menu.get_by_role("link", name=re.compile(r"^mine$", re.I))).to_have_count(1)
     page.keyboard.press("Escape")
 
-    page.locator("#saved-views summary").click()
+    open_your_views(page)
     page.locator("#saved-views").get_by_role("button", name="Delete the view Mine").click()
     expect(flashes(page)).to_contain_text("Deleted the view “Mine”.")
     expect(page).to_have_url(re.compile(r"/ui/incidents/\?status=open"))
     expect(views_menu(page).locator("a", has_text="Mine")).to_have_count(0)
     expect(views_menu(page).locator("a", has_text="My queue")).to_have_count(1)
+
+
+def test_rename_a_view_then_give_it_the_list_shown(page: Page, portal):
+    log_in(page, portal, "tech2", "Tom Tech")
+    page.goto(f"{portal}/ui/incidents/?status=open")
+    page.get_by_label("Save this view as").fill("Draft name")
+    page.get_by_role("button", name="Save this view").click()
+    expect(flashes(page)).to_contain_text("Saved the view “Draft name”.")
+
+    open_your_views(page)
+    views = page.locator("#saved-views")
+    views.locator("summary", has_text="Rename the view Draft name").click()
+    page.get_by_label("New name for Draft name").fill("Open ones")
+    views.get_by_role("button", name="Rename", exact=True).click()
+    expect(flashes(page)).to_contain_text("Renamed the view to “Open ones”.")
+    expect(page).to_have_url(re.compile(r"/ui/incidents/\?status=open"))
+    expect(views_menu(page).locator("a", has_text="Draft name")).to_have_count(0)
+
+    page.goto(f"{portal}/ui/incidents/?severity=critical&sort=priority")
+    open_your_views(page)
+    page.locator("#saved-views").get_by_role("button", name="Show this list in the view Open ones").click()
+    expect(flashes(page)).to_contain_text("The view “Open ones” now shows this list.")
+    expect(page).to_have_url(re.compile(r"/ui/incidents/\?severity=critical&sort=priority$"))
+    expect(views_menu(page).locator("a", has_text="Open ones")).to_have_attribute("aria-current", "page")

@@ -4,7 +4,7 @@ from flask_restful import Resource
 from app.api.operations import operation
 from app.api.resources.session import no_content
 from app.api.schemas import shared
-from app.api.view_schemas import SavedViewCreateSchema, SavedViewListSchema, SavedViewSchema
+from app.api.view_schemas import SavedViewCreateSchema, SavedViewListSchema, SavedViewSchema, SavedViewUpdateSchema
 from app.incidents import saved_views
 from app.incidents.references import absolute_url
 
@@ -37,6 +37,15 @@ class SavedView(Resource):
     """One saved view."""
 
     tag = "views"
+
+    @operation("Change a saved view", body=SavedViewUpdateSchema, returns=SavedViewSchema, errors=(403, 404, 409),
+               description="Rename it, give it other filters or another sort, or (admins) share or unshare it: "
+                           "only the fields sent change, checked as on saving (422; an empty body is 422 too). "
+                           "Its owner or an admin. A name the owner already uses for another view is 409; "
+                           "someone else's private view is 404; a shared one you do not own is 403.")
+    def patch(self, view_id, actor, body):
+        """Change what is sent."""
+        return shared(SavedViewSchema).dump(saved_views.update(actor=actor, view_id=view_id, **body))
 
     @operation("Delete a saved view", status=204, errors=(403, 404),
                description="Its owner or an admin. Someone else's private view is 404; a shared one you may "
