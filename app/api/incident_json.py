@@ -10,7 +10,7 @@ same instant."""
 from datetime import datetime
 from typing import Any
 
-from app.incidents.markdown import render as render_markdown
+from app.incidents.markdown import render_or_none
 from app.incidents.queries import Page
 from app.incidents.sla import view as sla_view
 from app.models import Incident, User, utcnow
@@ -70,8 +70,7 @@ def full(incident: Incident) -> dict[str, Any]:
     changing it answers."""
     written = summary(incident)
     for name in ("description", "resolution_notes"):
-        text = written[name]
-        written[f"{name}_html"] = render_markdown(text) if text else None
+        written[f"{name}_html"] = render_or_none(written[name])
     return written
 
 

@@ -24,7 +24,7 @@ from app.auth.service import USERNAME_RE
 from app.auth.two_factor import CODE_MAX, is_enabled
 from app.incidents.enums import Category, ClockState, EventKind, Priority, Severity, SlaStanding, Status, Urgency
 from app.incidents.lifecycle import DESCRIPTION_MAX, TEXT_MAX, TITLE_MAX
-from app.incidents.markdown import render as render_markdown
+from app.incidents.markdown import render_or_none
 from app.incidents.queries import DEFAULT_PER_PAGE, DEFAULT_SORT, MAX_PER_PAGE, SORTS
 from app.incidents.sla import view as sla_view
 from app.models import MAX_ID
@@ -60,7 +60,7 @@ def _html(attribute: str, *, nullable: bool) -> fields.Function:
     HTML the incident page shows; null when there is no text."""
     def html(obj) -> str | None:
         text = getattr(obj, attribute)
-        return render_markdown(text) if text else None
+        return render_or_none(text)
 
     nullable_note = " Null when there is none." if nullable else ""
     return fields.Function(html, required=True, allow_none=nullable, metadata={

@@ -61,6 +61,11 @@ def render(text: str) -> str:
     return sanitize(_PARSER.render(text))
 
 
+def render_or_none(text: str | None) -> str | None:
+    """`render`, or None when there is no text (the API's `*_html` fields are null then)."""
+    return render(text) if text else None
+
+
 def sanitize(html: str) -> str:
     """`html` cut down to the allow-list: the second step of `render`, which holds even for HTML the
     parser should never have produced."""
