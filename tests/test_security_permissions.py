@@ -345,6 +345,13 @@ GATED_ROUTES: dict[tuple[str, str], GatedCall] = {
     ("web.save_view", "POST"): GatedCall(LOGIN, "/ui/views/", {"view-name": "view {n}"}, ok=302, reads_only=False),
     ("web.delete_view", "POST"): GatedCall(LOGIN, "/ui/views/{view}/delete", {}, ok=302, reads_only=False,
                                            subjects=(OWN,)),
+    # Only OWN, as for deleting: an admin may change anyone's (tests/test_views_api.py covers the others).
+    ("api.view", "PATCH"): GatedCall(LOGIN, "/views/{view}", {"name": "renamed {n}"}, reads_only=False,
+                                     subjects=(OWN,)),
+    ("web.rename_view", "POST"): GatedCall(LOGIN, "/ui/views/{view}/rename", {"view-name": "renamed {n}"}, ok=302,
+                                           reads_only=False, subjects=(OWN,)),
+    ("web.replace_view", "POST"): GatedCall(LOGIN, "/ui/views/{view}/replace", {"status": "open"}, ok=302,
+                                            reads_only=False, subjects=(OWN,)),
     # Each caller switches once, in either order after the page's form below (comments on, the rest off),
     # so each success changes their row.
     ("api.me", "PATCH"): GatedCall(LOGIN, "/me", {"notify": {"comments": False}}, reads_only=False),
@@ -643,7 +650,7 @@ FINGERPRINT = {
                          "FROM webhook_endpoints ORDER BY id",
     "webhook_deliveries": "SELECT status, count(*), max(id), sum(attempts) FROM webhook_deliveries GROUP BY status "
                           "ORDER BY status",
-    "saved_views": "SELECT count(*), max(id) FROM saved_views",
+    "saved_views": "SELECT id, owner_id, name, filters, sort, shared FROM saved_views ORDER BY id",
 }
 
 
