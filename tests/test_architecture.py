@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Layers, lowest first. A module belongs to the longest prefix listed here; one that matches none
 # fails `test_every_module_has_a_layer`, so a new module is placed on purpose.
 LAYERS = {
-    "foundation": ["config", "app.extensions", "app.exceptions", "app.times"],
+    "foundation": ["config", "app.extensions", "app.exceptions", "app.times", "app.unset"],
     "vocabulary": ["app.incidents.enums", "app.incidents.references", "app.auth.roles", "app.auth.usernames",
                    "app.mail.enums"],
     "data": ["app.models", "app.database"],

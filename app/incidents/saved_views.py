@@ -23,10 +23,10 @@ from app.incidents.enums import Category, Priority, Severity, SlaStanding, Statu
 from app.incidents.lifecycle import ACTIVE_STATUSES, TITLE_MAX, is_staff
 from app.incidents.queries import DEFAULT_SORT, SORTS
 from app.models import SavedView, User, utcnow
+from app.unset import UNSET
 
 NAME_MAX = 80
 MAX_VIEWS_PER_USER = 50
-UNSET: Any = object()  # `update`: a field not sent
 # The list's repeatable filters and the values each takes (the enums' values, as the query string has them).
 REPEATABLE: dict[str, tuple[str, ...]] = {
     "status": tuple(s.value for s in Status),

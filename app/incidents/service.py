@@ -29,8 +29,8 @@ from app.incidents.lifecycle import (
 from app.incidents.priority import priority_of
 from app.incidents.validation import validate_details, validate_note
 from app.models import Incident, IncidentEvent, User, utcnow
+from app.unset import UNSET
 
-UNSET: Any = object()
 # A caller's own writes, done inside a use case's transaction with what it made.
 AlsoWrite = Callable[[Incident, IncidentEvent], None]
 

@@ -15,10 +15,10 @@ from app.extensions import db
 from app.incidents.validation import clean_text
 from app.mail.enums import WebhookStatus
 from app.models import User, WebhookDelivery, WebhookEndpoint, utcnow
+from app.unset import UNSET
 from app.webhooks import events as webhook_events
 from app.webhooks import guard, secrets
 
-UNSET: Any = object()
 DESCRIPTION_MAX = 500
 # How long a rotated-out secret keeps signing beside the new one (SPEC: 24 h).
 ROTATION_OVERLAP = timedelta(hours=24)
